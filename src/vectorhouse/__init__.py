@@ -1,3 +1,77 @@
-"""vectorhouse: an embedded vector database with embedding models built in."""
+"""vectorhouse: an embedded vector database with embedding models built in.
 
-__all__: list[str] = []
+    >>> import vectorhouse
+    >>> client = vectorhouse.Client()
+    >>> col = client.create_collection("docs", embedding_function=None)
+    >>> col.add(ids=["a"], embeddings=[[1.0, 0.0]], documents=["hello"])
+    >>> col.query(query_embeddings=[[1.0, 0.0]], n_results=1)["documents"]
+    [['hello']]
+"""
+
+__version__ = "0.1.0"
+
+from vectorhouse.api.client import Client, EphemeralClient, PersistentClient
+from vectorhouse.api.collection import Collection
+from vectorhouse.config import Settings
+from vectorhouse.embeddings.base import EmbeddingFunction
+from vectorhouse.errors import (
+    ClientClosedError,
+    CollectionExistsError,
+    CollectionNotFoundError,
+    ConflictError,
+    DatabaseLockedError,
+    DimensionMismatchError,
+    DuplicateIDError,
+    EmbeddingDriftError,
+    EmbeddingError,
+    EmbeddingFunctionConflictError,
+    IDAlreadyExistsError,
+    InvalidArgumentError,
+    InvalidCollectionNameError,
+    InvalidEmbeddingError,
+    InvalidFilterError,
+    InvalidIDError,
+    InvalidIncludeError,
+    InvalidMetadataError,
+    NotFoundError,
+    ResetNotAllowedError,
+    StorageError,
+    VectorhouseError,
+)
+from vectorhouse.types import GetResult, Hit, QueryResult, Record
+
+__all__ = [
+    "Client",
+    "ClientClosedError",
+    "Collection",
+    "CollectionExistsError",
+    "CollectionNotFoundError",
+    "ConflictError",
+    "DatabaseLockedError",
+    "DimensionMismatchError",
+    "DuplicateIDError",
+    "EmbeddingDriftError",
+    "EmbeddingError",
+    "EmbeddingFunction",
+    "EmbeddingFunctionConflictError",
+    "EphemeralClient",
+    "GetResult",
+    "Hit",
+    "IDAlreadyExistsError",
+    "InvalidArgumentError",
+    "InvalidCollectionNameError",
+    "InvalidEmbeddingError",
+    "InvalidFilterError",
+    "InvalidIDError",
+    "InvalidIncludeError",
+    "InvalidMetadataError",
+    "NotFoundError",
+    "PersistentClient",
+    "QueryResult",
+    "Record",
+    "ResetNotAllowedError",
+    "Settings",
+    "StorageError",
+    "VectorhouseError",
+    "__version__",
+]

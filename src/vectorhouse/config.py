@@ -1,0 +1,104 @@
+"""Client settings, frozen, with the environment read in one place.
+
+    >>> from vectorhouse.config import Settings
+    >>> Settings(allow_reset=True).allow_reset
+    True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from vectorhouse.errors import InvalidArgumentError
+
+# Settings that Chroma accepts and that have no meaning here; accepted so that
+# `Settings(anonymized_telemetry=False)` and friends keep working.
+_IGNORED_CHROMA_SETTINGS = frozenset(
+    {
+        "anonymized_telemetry",
+        "chroma_api_impl",
+        "chroma_server_host",
+        "chroma_server_http_port",
+        "chroma_server_ssl_enabled",
+        "chroma_segment_cache_policy",
+        "chroma_memory_limit_bytes",
+        "chroma_product_telemetry_impl",
+        "chroma_telemetry_impl",
+        "migrations",
+        "migrations_hash_algorithm",
+        "chroma_server_nofile",
+        "chroma_server_thread_pool_size",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a client behaves. Unknown Chroma settings are accepted and ignored.
+
+    >>> Settings(anonymized_telemetry=False).busy_timeout_s
+    10.0
+    """
+
+    allow_reset: bool = False
+    is_persistent: bool = False
+    persist_directory: str = "./vh_data"
+    busy_timeout_s: float = 10.0
+    """How long a write waits for another process's write lock before giving up."""
+    index_save_every: int = 20_000
+    """Save a collection's index file after this many unsaved vector changes."""
+    index_rebuild_deleted_fraction: float = 0.3
+    """Rebuild an index whose graph holds more than this fraction of deleted slots."""
+    exact_search_max_candidates: int = 5_000
+    """Filtered queries with at most this many matching records use exact search."""
+    max_batch_size: int = 100_000
+    """What ``get_max_batch_size()`` reports; larger calls still work, chunked inside."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        known = {f.name for f in fields(self)}
+        for key, value in kwargs.items():
+            if key in known:
+                object.__setattr__(self, key, value)
+            elif key not in _IGNORED_CHROMA_SETTINGS:
+                raise InvalidArgumentError(
+                    f"unknown setting {key!r}; known settings: {', '.join(sorted(known))}"
+                )
+        for f in fields(self):
+            if f.name not in kwargs:
+                object.__setattr__(self, f.name, f.default)
+
+    def with_changes(self, **changes: Any) -> Settings:
+        """A copy with some settings changed.
+
+        >>> Settings().with_changes(allow_reset=True).allow_reset
+        True
+        """
+        return replace(self, **changes)
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Settings given by ``VECTORHOUSE_*`` environment variables, as keyword arguments.
+
+    >>> settings_from_env({"VECTORHOUSE_ALLOW_RESET": "true"})
+    {'allow_reset': True}
+    """
+    env = os.environ if environ is None else environ
+    out: dict[str, Any] = {}
+    for f in fields(Settings):
+        raw = env.get(f"VECTORHOUSE_{f.name.upper()}")
+        if raw is None:
+            continue
+        value: Any
+        if f.type in ("bool", bool):
+            value = raw.strip().lower() in ("1", "true", "yes", "on")
+        elif f.type in ("int", int):
+            value = int(raw)
+        elif f.type in ("float", float):
+            value = float(raw)
+        else:
+            value = raw
+        out[f.name] = value
+    return out

@@ -1,0 +1,635 @@
+"""The engine: the only code that touches both storage and the index.
+
+Writes go to SQLite in one transaction, then to the in-memory index. Reads first bring
+the index up to the latest committed write (this process's or another's), then plan:
+exact search over a small filtered candidate set, the HNSW graph otherwise, with an
+exact fallback whenever the graph returns fewer results than exist.
+
+Inputs are trusted: ``vectorhouse.api.validation`` checked them.
+
+    >>> import numpy as np
+    >>> from vectorhouse.storage.connection import open_connection
+    >>> from vectorhouse.storage.store import Store
+    >>> engine = Engine(Store(open_connection(":memory:")), index_dir=None)
+    >>> col = engine.create_collection("docs", None, {"hnsw": {"space": "l2"}})
+    >>> engine.add(col.id, ["a"], np.ones((1, 2), np.float32), [None], [None])
+    >>> engine.count(col.id)
+    1
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from vectorhouse.config import Settings
+from vectorhouse.engine.index_files import IndexFiles
+from vectorhouse.errors import (
+    ClientClosedError,
+    CollectionExistsError,
+    CollectionNotFoundError,
+    DimensionMismatchError,
+    IDAlreadyExistsError,
+)
+from vectorhouse.index.base import IndexParams, Labels, SearchResult
+from vectorhouse.index.flat import exact_search
+from vectorhouse.index.hnsw import HnswIndex
+from vectorhouse.storage.store import CollectionRow, RecordRows, Store
+
+log = logging.getLogger("vectorhouse")
+
+Node = Any  # a parsed filter
+Metadata = Mapping[str, Any]
+
+
+@dataclass
+class _IndexState:
+    index: HnswIndex
+    watermark: int
+    unsaved: int = 0
+
+
+@dataclass
+class QueryRows:
+    """Results of one query: records (nearest first) and their distances."""
+
+    rows: RecordRows
+    distances: list[float] = field(default_factory=list)
+
+
+def index_params(row: CollectionRow) -> IndexParams:
+    """The index parameters stored in a collection's configuration.
+
+    >>> row = CollectionRow("c", "n", None, {"hnsw": {"space": "ip"}}, 3, 0)
+    >>> index_params(row).space
+    'ip'
+    """
+    hnsw = row.configuration.get("hnsw", {})
+    return IndexParams(
+        space=hnsw.get("space", "l2"),
+        dim=row.dimension or 0,
+        M=hnsw.get("max_neighbors", 16),
+        ef_construction=hnsw.get("ef_construction", 100),
+        ef_search=hnsw.get("ef_search", 100),
+    )
+
+
+class Engine:
+    """Collections and records over one store and (optionally persistent) indexes."""
+
+    def __init__(
+        self, store: Store, index_dir: Path | None, settings: Settings | None = None
+    ) -> None:
+        self.store = store
+        self.settings = settings or Settings()
+        self.files = IndexFiles(index_dir) if index_dir is not None else None
+        self.lock: threading.RLock = store.tx.lock
+        self._indexes: dict[str, _IndexState] = {}
+        self._filter_cache: OrderedDict[tuple[str, int, Any], npt.NDArray[np.int64]] = (
+            OrderedDict()
+        )
+        self.closed = False
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ClientClosedError("this client was closed; open a new one")
+
+    def flush(self) -> None:
+        """Save every index that has unsaved changes (persistent databases only)."""
+        with self.lock:
+            for cid in list(self._indexes):
+                self._save(cid)
+
+    def close(self) -> None:
+        """Save indexes and close the database. Closing twice is harmless."""
+        with self.lock:
+            if self.closed:
+                return
+            try:
+                self.flush()
+            finally:
+                self.closed = True
+                self._indexes.clear()
+                self.store.close()
+
+    # -- collections ----------------------------------------------------------------
+
+    def create_collection(
+        self,
+        name: str,
+        metadata: Metadata | None,
+        configuration: Mapping[str, Any],
+        *,
+        get_or_create: bool = False,
+    ) -> CollectionRow:
+        """Create a collection, or return the existing one when ``get_or_create``."""
+        with self.lock:
+            self._check_open()
+            with self.store.tx.atomic():
+                existing = self.store.collection_by_name(name)
+                if existing is not None:
+                    if get_or_create:
+                        return existing
+                    raise CollectionExistsError(f"collection {name!r} already exists")
+                cid = str(uuid.uuid4())
+                self.store.create_collection(
+                    cid, name, metadata, configuration, self.store.next_seq()
+                )
+                row = self.store.collection_by_id(cid)
+            assert row is not None
+            return row
+
+    def get_collection(self, name: str) -> CollectionRow:
+        """The collection called ``name``; raises ``CollectionNotFoundError``."""
+        with self.lock:
+            self._check_open()
+            row = self.store.collection_by_name(name)
+            if row is None:
+                raise CollectionNotFoundError(f"collection {name!r} does not exist")
+            return row
+
+    def collection_by_id(self, cid: str) -> CollectionRow:
+        """The collection with id ``cid``; raises ``CollectionNotFoundError``."""
+        with self.lock:
+            self._check_open()
+            row = self.store.collection_by_id(cid)
+            if row is None:
+                raise CollectionNotFoundError(
+                    f"collection {cid} does not exist (it was deleted)"
+                )
+            return row
+
+    def list_collections(self, limit: int | None = None, offset: int = 0) -> list[str]:
+        """Collection names, oldest first."""
+        with self.lock:
+            self._check_open()
+            return self.store.collection_names(limit, offset)
+
+    def count_collections(self) -> int:
+        """How many collections exist."""
+        with self.lock:
+            self._check_open()
+            return self.store.count_collections()
+
+    def delete_collection(self, name: str) -> None:
+        """Delete a collection, its records and its index files."""
+        with self.lock:
+            self._check_open()
+            with self.store.tx.atomic():
+                row = self.store.collection_by_name(name)
+                if row is None:
+                    raise CollectionNotFoundError(f"collection {name!r} does not exist")
+                self.store.delete_collection(row.id)
+            self._indexes.pop(row.id, None)
+            if self.files is not None:
+                self.files.remove_all(row.id)
+
+    def modify_collection(
+        self,
+        cid: str,
+        *,
+        name: str | None = None,
+        metadata: Metadata | None = None,
+        configuration: Mapping[str, Any] | None = None,
+    ) -> CollectionRow:
+        """Rename a collection and/or replace its metadata or configuration."""
+        with self.lock:
+            self._check_open()
+            with self.store.tx.atomic():
+                row = self.collection_by_id(cid)
+                if name is not None and name != row.name:
+                    if self.store.collection_by_name(name) is not None:
+                        raise CollectionExistsError(f"collection {name!r} already exists")
+                self.store.update_collection(
+                    cid,
+                    seq=self.store.next_seq(),
+                    name=name,
+                    metadata=metadata,
+                    configuration=configuration,
+                )
+            return self.collection_by_id(cid)
+
+    def reset(self) -> None:
+        """Delete every collection."""
+        with self.lock:
+            for name in self.list_collections():
+                self.delete_collection(name)
+
+    # -- writes ---------------------------------------------------------------------
+
+    def _begin_write(self, cid: str, dim: int | None) -> tuple[CollectionRow, int]:
+        """Inside a transaction: the collection, checked against ``dim``, and a new seq."""
+        row = self.collection_by_id(cid)
+        seq = self.store.next_seq()
+        if dim is not None:
+            if row.dimension is None:
+                self.store.update_collection(cid, seq=seq, dimension=dim)
+            elif row.dimension != dim:
+                raise DimensionMismatchError(
+                    f"collection {row.name!r} holds {row.dimension}-dimensional embeddings;"
+                    f" got {dim}-dimensional ones"
+                )
+        self.store.update_collection(cid, seq=seq)
+        return row, seq
+
+    def add(
+        self,
+        cid: str,
+        ids: Sequence[str],
+        embeddings: npt.NDArray[np.float32],
+        documents: Sequence[str | None],
+        metadatas: Sequence[Metadata | None],
+    ) -> None:
+        """Insert new records; raises ``IDAlreadyExistsError`` if any id exists."""
+        with self.lock:
+            self._check_open()
+            with self.store.tx.atomic():
+                row, seq = self._begin_write(cid, embeddings.shape[1])
+                existing = self.store.rowids_for(cid, ids)
+                if existing:
+                    shown = ", ".join(repr(i) for i in list(existing)[:5])
+                    more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
+                    raise IDAlreadyExistsError(
+                        f"ids already exist in collection {row.name!r}: {shown}{more};"
+                        " use upsert() to overwrite them"
+                    )
+                labels = self.store.insert(cid, ids, embeddings, documents, metadatas, seq)
+            self._apply(cid, row, seq, labels, embeddings, None)
+
+    def upsert(
+        self,
+        cid: str,
+        ids: Sequence[str],
+        embeddings: npt.NDArray[np.float32] | None,
+        documents: Sequence[str | None] | None,
+        metadatas: Sequence[Metadata | None] | None,
+        *,
+        insert_missing: bool = True,
+    ) -> None:
+        """Insert new ids and update existing ones (Chroma's ``upsert``).
+
+        With ``insert_missing=False`` this is ``update``: ids that do not exist are
+        skipped. Metadata of existing records is merged key by key; a key given as
+        None is removed.
+        """
+        with self.lock:
+            self._check_open()
+            dim = None if embeddings is None else embeddings.shape[1]
+            with self.store.tx.atomic():
+                row, seq = self._begin_write(cid, dim)
+                existing = self.store.rowids_for(cid, ids)
+                old_pos = [i for i, rid in enumerate(ids) if rid in existing]
+                new_pos = [i for i, rid in enumerate(ids) if rid not in existing]
+                if new_pos and not insert_missing:
+                    log.warning(
+                        "update: %d id(s) do not exist in collection %r and were skipped",
+                        len(new_pos),
+                        row.name,
+                    )
+                    new_pos = []
+                labels_parts: list[Labels] = []
+                vector_parts: list[npt.NDArray[np.float32]] = []
+                if new_pos:
+                    assert embeddings is not None
+                    new_vecs = embeddings[new_pos]
+                    labels_parts.append(
+                        self.store.insert(
+                            cid,
+                            [ids[i] for i in new_pos],
+                            new_vecs,
+                            [None if documents is None else documents[i] for i in new_pos],
+                            [None if metadatas is None else metadatas[i] for i in new_pos],
+                            seq,
+                        )
+                    )
+                    vector_parts.append(new_vecs)
+                if old_pos:
+                    rowids = [existing[ids[i]] for i in old_pos]
+                    merged = None
+                    if metadatas is not None:
+                        current = self.store.read(
+                            cid, dimension=None, rowids=rowids, documents=False
+                        )
+                        by_rowid = dict(zip(current.rowids, current.metadatas or []))
+                        merged = [
+                            _merge_metadata(by_rowid.get(r), metadatas[i])
+                            for r, i in zip(rowids, old_pos)
+                        ]
+                    old_vecs = None if embeddings is None else embeddings[old_pos]
+                    self.store.update(
+                        rowids,
+                        seq,
+                        embeddings=old_vecs,
+                        documents=None if documents is None else [documents[i] for i in old_pos],
+                        metadatas=merged,
+                    )
+                    if old_vecs is not None:
+                        labels_parts.append(np.array(rowids, dtype=np.int64))
+                        vector_parts.append(old_vecs)
+            if labels_parts:
+                self._apply(
+                    cid,
+                    row,
+                    seq,
+                    np.concatenate(labels_parts),
+                    np.concatenate(vector_parts),
+                    None,
+                )
+            else:
+                self._apply(cid, row, seq, None, None, None)
+
+    def delete(self, cid: str, ids: Sequence[str] | None, node: Node | None) -> int:
+        """Delete the records selected by ids and/or a filter; returns how many."""
+        with self.lock:
+            self._check_open()
+            with self.store.tx.atomic():
+                row, seq = self._begin_write(cid, None)
+                rowids = self.store.filter_rowids(cid, node, ids)
+                self.store.delete(cid, rowids.tolist(), seq)
+            self._apply(cid, row, seq, None, None, rowids)
+            return len(rowids)
+
+    # -- reads ----------------------------------------------------------------------
+
+    def count(self, cid: str) -> int:
+        """The number of records in a collection."""
+        with self.lock:
+            self._check_open()
+            self.collection_by_id(cid)
+            return self.store.count(cid)
+
+    def get(
+        self,
+        cid: str,
+        *,
+        ids: Sequence[str] | None,
+        node: Node | None,
+        limit: int | None,
+        offset: int,
+        include: Sequence[str],
+    ) -> RecordRows:
+        """Records selected by ids and/or a filter, in insertion order (or ``ids`` order)."""
+        with self.lock:
+            self._check_open()
+            with self.store.tx.snapshot():
+                row = self.collection_by_id(cid)
+                rows = self.store.read(
+                    cid,
+                    dimension=row.dimension,
+                    ids=ids,
+                    node=node,
+                    limit=None if ids is not None else limit,
+                    offset=0 if ids is not None else offset,
+                    documents="documents" in include,
+                    metadatas="metadatas" in include,
+                    embeddings="embeddings" in include,
+                )
+            if ids is not None:
+                rows = _reorder(rows, {rid: i for i, rid in enumerate(ids)}, offset, limit)
+            return rows
+
+    def query(
+        self,
+        cid: str,
+        queries: npt.NDArray[np.float32],
+        n_results: int,
+        node: Node | None,
+        include: Sequence[str],
+        ids: Sequence[str] | None = None,
+    ) -> list[QueryRows]:
+        """The nearest records to each query vector, among those matching the filter."""
+        with self.lock:
+            self._check_open()
+            with self.store.tx.snapshot():
+                row = self.collection_by_id(cid)
+                if row.dimension is not None and queries.shape[1] != row.dimension:
+                    raise DimensionMismatchError(
+                        f"collection {row.name!r} holds {row.dimension}-dimensional"
+                        f" embeddings; got {queries.shape[1]}-dimensional query embeddings"
+                    )
+                state = self._synced_state(row)
+                if state is None:
+                    return [QueryRows(_empty_rows(include)) for _ in range(len(queries))]
+                result = self._search(row, state, queries, n_results, node, ids)
+                wanted = sorted({int(x) for labels in result.labels for x in labels})
+                fetched = self.store.read(
+                    cid,
+                    dimension=row.dimension,
+                    rowids=wanted,
+                    documents="documents" in include,
+                    metadatas="metadatas" in include,
+                    embeddings="embeddings" in include,
+                )
+            position = {r: i for i, r in enumerate(fetched.rowids)}
+            out = []
+            for labels, dists in zip(result.labels, result.distances):
+                keep = [(position[int(x)], float(d)) for x, d in zip(labels, dists)
+                        if int(x) in position]
+                out.append(
+                    QueryRows(_take(fetched, [p for p, _ in keep]), [d for _, d in keep])
+                )
+            return out
+
+    def _search(
+        self,
+        row: CollectionRow,
+        state: _IndexState,
+        queries: npt.NDArray[np.float32],
+        n_results: int,
+        node: Node | None,
+        ids: Sequence[str] | None,
+    ) -> SearchResult:
+        index = state.index
+        if node is None and ids is None:
+            allowed = None
+            n_candidates = len(index)
+        else:
+            allowed = self._filtered(row, node, ids)
+            n_candidates = len(allowed)
+        k = min(n_results, n_candidates)
+        if k == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return SearchResult(
+                [empty] * len(queries), [np.zeros(0, np.float32)] * len(queries)
+            )
+        if allowed is not None and n_candidates <= self.settings.exact_search_max_candidates:
+            return self._exact(state, queries, k, allowed)
+        result = index.search(queries, k, allowed)
+        short = [i for i, labels in enumerate(result.labels) if len(labels) < k]
+        if short:
+            candidates = allowed if allowed is not None else index.labels()
+            fallback = self._exact(state, queries[short], k, candidates)
+            for j, i in enumerate(short):
+                result.labels[i] = fallback.labels[j]
+                result.distances[i] = fallback.distances[j]
+        return result
+
+    def _exact(
+        self, state: _IndexState, queries: npt.NDArray[np.float32], k: int, labels: Labels
+    ) -> SearchResult:
+        vectors = state.index.get_vectors(labels)
+        return exact_search(queries, vectors, labels, k, state.index.params.space)
+
+    def _filtered(
+        self, row: CollectionRow, node: Node | None, ids: Sequence[str] | None
+    ) -> Labels:
+        key = (row.id, row.last_seq, (node, None if ids is None else tuple(ids)))
+        cached = self._filter_cache.get(key)
+        if cached is not None:
+            self._filter_cache.move_to_end(key)
+            return cached
+        rowids = self.store.filter_rowids(row.id, node, ids)
+        self._filter_cache[key] = rowids
+        while len(self._filter_cache) > 32:
+            self._filter_cache.popitem(last=False)
+        return rowids
+
+    # -- index maintenance ----------------------------------------------------------
+
+    def _apply(
+        self,
+        cid: str,
+        row_before: CollectionRow,
+        seq: int,
+        labels: Labels | None,
+        vectors: npt.NDArray[np.float32] | None,
+        removed: Labels | None,
+    ) -> None:
+        """Apply a committed write to the loaded index, if there is one."""
+        state = self._indexes.get(cid)
+        if state is None:
+            if row_before.dimension is not None:
+                # Not loaded in this process yet: load (or rebuild) it, which also
+                # catches up with this write.
+                self._synced_state(self.collection_by_id(cid))
+                self._save_if_due(cid)
+                return
+            if vectors is None:
+                return
+            # The collection's first vectors: start its index here.
+            row = self.collection_by_id(cid)
+            state = _IndexState(HnswIndex(index_params(row)), watermark=row_before.last_seq)
+            self._indexes[cid] = state
+        if labels is not None and vectors is not None and len(labels):
+            state.index.add(labels, vectors)
+            state.unsaved += len(labels)
+        if removed is not None and len(removed):
+            state.index.remove(removed)
+            state.unsaved += len(removed)
+        if state.watermark == row_before.last_seq:
+            # Nobody else wrote in between: the index now reflects everything up to seq.
+            state.watermark = seq
+        self._save_if_due(cid)
+
+    def _save_if_due(self, cid: str) -> None:
+        state = self._indexes.get(cid)
+        if state is not None and state.unsaved >= self.settings.index_save_every:
+            self._save(cid)
+
+    def _synced_state(self, row: CollectionRow) -> _IndexState | None:
+        """The collection's index, loaded or built, caught up to the latest write."""
+        if row.dimension is None:
+            return None
+        params = index_params(row)
+        state = self._indexes.get(row.id)
+        if state is None or state.index.params != params:
+            state = self._load_or_new(row, params)
+            self._indexes[row.id] = state
+        if state.watermark < row.last_seq:
+            self._catch_up(row, state)
+        if state.index.deleted_fraction > self.settings.index_rebuild_deleted_fraction:
+            log.info("rebuilding the index of %r to drop deleted entries", row.name)
+            state = _IndexState(HnswIndex(params), watermark=0)
+            self._indexes[row.id] = state
+            self._catch_up(row, state)
+        return state
+
+    def _load_or_new(self, row: CollectionRow, params: IndexParams) -> _IndexState:
+        if self.files is not None:
+            loaded = self.files.load(row.id, params)
+            if loaded is not None:
+                return _IndexState(loaded[0], watermark=loaded[1])
+            if self.store.count(row.id) > 0:
+                log.warning(
+                    "no usable index file for collection %r; rebuilding it from storage",
+                    row.name,
+                )
+        return _IndexState(HnswIndex(params), watermark=0)
+
+    def _catch_up(self, row: CollectionRow, state: _IndexState) -> None:
+        assert row.dimension is not None
+        changed = 0
+        for labels, vectors in self.store.vectors_since(row.id, state.watermark, row.dimension):
+            state.index.add(labels, vectors)
+            changed += len(labels)
+        removed = self.store.deleted_since(row.id, state.watermark)
+        if len(removed):
+            state.index.remove(removed)
+        state.unsaved += changed + len(removed)
+        state.watermark = row.last_seq
+
+    def _save(self, cid: str) -> None:
+        state = self._indexes.get(cid)
+        if state is None or self.files is None or state.unsaved == 0:
+            return
+        latest = self.files.latest(cid)
+        if latest is not None and latest >= state.watermark:
+            state.unsaved = 0
+            return
+        try:
+            self.files.save(cid, state.watermark, state.index)
+        except OSError as exc:
+            log.warning("could not save the index of collection %s: %s", cid, exc)
+            return
+        state.unsaved = 0
+
+
+def _merge_metadata(current: Metadata | None, update: Metadata | None) -> dict[str, Any] | None:
+    if update is None:
+        return None if current is None else dict(current)
+    merged = dict(current or {})
+    for key, value in update.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _empty_rows(include: Sequence[str]) -> RecordRows:
+    return RecordRows(
+        rowids=[],
+        ids=[],
+        documents=[] if "documents" in include else None,
+        metadatas=[] if "metadatas" in include else None,
+        embeddings=None,
+    )
+
+
+def _take(rows: RecordRows, positions: Sequence[int]) -> RecordRows:
+    return RecordRows(
+        rowids=[rows.rowids[p] for p in positions],
+        ids=[rows.ids[p] for p in positions],
+        documents=None if rows.documents is None else [rows.documents[p] for p in positions],
+        metadatas=None if rows.metadatas is None else [rows.metadatas[p] for p in positions],
+        embeddings=None if rows.embeddings is None else rows.embeddings[list(positions)],
+    )
+
+
+def _reorder(
+    rows: RecordRows, order: Mapping[str, int], offset: int, limit: int | None
+) -> RecordRows:
+    positions = sorted(range(len(rows.ids)), key=lambda p: order[rows.ids[p]])
+    end = None if limit is None else offset + limit
+    return _take(rows, positions[offset:end])

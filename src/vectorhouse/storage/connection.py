@@ -1,0 +1,183 @@
+"""Opening the SQLite database: pragmas, schema migrations, and nested transactions.
+
+    >>> conn = open_connection(":memory:")
+    >>> schema_version(conn) == len(MIGRATIONS)
+    True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+from vectorhouse.errors import DatabaseLockedError, StorageError
+
+MIGRATIONS: tuple[str, ...] = ("0001_initial.sql",)
+"""Schema migrations in order; ``PRAGMA user_version`` counts how many were applied."""
+
+
+def _migration_sql(name: str) -> str:
+    return (resources.files("vectorhouse.storage") / "migrations" / name).read_text("utf-8")
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The number of migrations applied to ``conn``'s database.
+
+    >>> schema_version(sqlite3.connect(":memory:"))
+    0
+    """
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def open_connection(path: str | Path, *, busy_timeout_s: float = 10.0) -> sqlite3.Connection:
+    """Open (creating if needed) a database at ``path`` and bring its schema up to date.
+
+    ``":memory:"`` opens a private in-memory database. The connection is in autocommit
+    mode; writes go through :class:`Transactions`.
+
+    >>> open_connection(":memory:").execute("SELECT count(*) FROM collections").fetchone()
+    (0,)
+    """
+    try:
+        conn = sqlite3.connect(
+            str(path),
+            timeout=busy_timeout_s,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        if str(path) != ":memory:":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA secure_delete = ON")
+        conn.execute("PRAGMA cache_size = -65536")
+        _migrate(conn)
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise DatabaseLockedError(f"database {path} is locked: {exc}") from exc
+        raise StorageError(f"cannot open database {path}: {exc}") from exc
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"cannot open database {path}: {exc}") from exc
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    if schema_version(conn) >= len(MIGRATIONS):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Re-read under the write lock: another process may have migrated meanwhile.
+        current = schema_version(conn)
+        for number, name in enumerate(MIGRATIONS[current:], start=current + 1):
+            for statement in _split_statements(_migration_sql(name)):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _split_statements(script: str) -> Iterator[str]:
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if not buffer and line.lstrip().startswith("--"):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statement = buffer.strip()
+            buffer = ""
+            if statement:
+                yield statement
+    if buffer.strip():
+        yield buffer.strip()
+
+
+class Transactions:
+    """All-or-nothing writes that nest: the outer level is ``BEGIN IMMEDIATE``, inner
+    levels are savepoints. One instance per connection; safe across threads because
+    the caller holds ``lock`` for the whole transaction.
+
+    >>> conn = open_connection(":memory:")
+    >>> tx = Transactions(conn)
+    >>> with tx.atomic():
+    ...     with tx.atomic():
+    ...         _ = conn.execute("UPDATE counters SET value = 7 WHERE name = 'seq'")
+    >>> conn.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()
+    (7,)
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.lock = threading.RLock()
+        self._depth = 0
+
+    @property
+    def active(self) -> bool:
+        """Whether a transaction is open."""
+        return self._depth > 0
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Run reads against one consistent snapshot (a deferred transaction).
+
+        Inside a write transaction this is a no-op: the writer already sees one state.
+        """
+        with self.lock:
+            if self._depth > 0:
+                yield
+                return
+            try:
+                self.conn.execute("BEGIN")
+            except sqlite3.OperationalError as exc:
+                raise _translate(exc) from exc
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Run the block in a transaction (or a savepoint inside one)."""
+        with self.lock:
+            depth = self._depth
+            name = f"vh_sp_{depth}"
+            try:
+                self.conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT {name}")
+            except sqlite3.OperationalError as exc:
+                raise _translate(exc) from exc
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if depth == 0:
+                    self.conn.execute("ROLLBACK")
+                else:
+                    self.conn.execute(f"ROLLBACK TO {name}")
+                    self.conn.execute(f"RELEASE {name}")
+                raise
+            self._depth -= 1
+            try:
+                self.conn.execute("COMMIT" if depth == 0 else f"RELEASE {name}")
+            except sqlite3.OperationalError as exc:
+                if depth == 0:
+                    self.conn.execute("ROLLBACK")
+                raise _translate(exc) from exc
+
+
+def _translate(exc: sqlite3.Error) -> StorageError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return DatabaseLockedError(
+            f"another process held the database's write lock too long: {text}"
+        )
+    return StorageError(f"database error: {text}")

@@ -1,0 +1,443 @@
+"""The SQLite store: the source of truth for collections and records.
+
+Everything here trusts its inputs: the API edge validated them. Methods that write
+must run inside ``store.tx.atomic()``; the engine opens that transaction.
+
+    >>> from vectorhouse.storage.connection import open_connection
+    >>> store = Store(open_connection(":memory:"))
+    >>> with store.tx.atomic():
+    ...     seq = store.next_seq()
+    ...     store.create_collection("c1", "docs", None, {}, seq)
+    >>> store.collection_by_name("docs").id
+    'c1'
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from vectorhouse.filters.sql import register_functions, to_sql
+from vectorhouse.storage.connection import Transactions
+
+Node = Any  # a parsed filter (vectorhouse.filters.parse.Node)
+_JSON_IDS = "SELECT value FROM json_each(?)"
+
+
+@dataclass(frozen=True)
+class CollectionRow:
+    """A collection as stored."""
+
+    id: str
+    name: str
+    metadata: dict[str, Any] | None
+    configuration: dict[str, Any]
+    dimension: int | None
+    last_seq: int
+
+
+@dataclass
+class RecordRows:
+    """Records read from storage, in one order; a column not asked for is None."""
+
+    rowids: list[int]
+    ids: list[str]
+    documents: list[str | None] | None
+    metadatas: list[dict[str, Any] | None] | None
+    embeddings: npt.NDArray[np.float32] | None
+
+
+def dumps(value: Any) -> str:
+    """JSON text for storage: compact, exact, no NaN.
+
+    >>> dumps({"a": 1, "b": [1.5, True]})
+    '{"a":1,"b":[1.5,true]}'
+    """
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def embedding_blob(vector: npt.NDArray[np.float32]) -> bytes:
+    """A vector as stored: little-endian float32 bytes.
+
+    >>> len(embedding_blob(np.zeros(3, dtype=np.float32)))
+    12
+    """
+    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
+
+
+def blobs_to_array(blobs: Sequence[bytes], dim: int) -> npt.NDArray[np.float32]:
+    """Stack stored vectors into one ``(len(blobs), dim)`` float32 array.
+
+    >>> blobs_to_array([embedding_blob(np.ones(2, dtype=np.float32))], 2).tolist()
+    [[1.0, 1.0]]
+    """
+    if not blobs:
+        return np.zeros((0, dim), dtype=np.float32)
+    flat = np.frombuffer(b"".join(blobs), dtype="<f4")
+    return flat.reshape(len(blobs), dim).astype(np.float32, copy=False)
+
+
+def metadata_rows(rowid: int, metadata: Mapping[str, Any]) -> Iterator[tuple[Any, ...]]:
+    """The ``record_metadata`` rows for one record's metadata (lists: one row per item).
+
+    >>> list(metadata_rows(7, {"a": 1, "b": True, "t": ["x", "y"]}))
+    [(7, 'a', None, 1, None, 0), (7, 'b', None, None, 1, 0), (7, 't', 'x', None, None, 1), (7, 't', 'y', None, None, 1)]
+    """
+    for key, value in metadata.items():
+        if value is None:
+            continue
+        if isinstance(value, list):
+            for item in value:
+                yield (rowid, key, *_typed(item), 1)
+        else:
+            yield (rowid, key, *_typed(value), 0)
+
+
+def _typed(value: Any) -> tuple[Any, Any, Any]:
+    if isinstance(value, bool):
+        return (None, None, int(value))
+    if isinstance(value, (int, float)):
+        return (None, value, None)
+    return (value, None, None)
+
+
+class Store:
+    """Reads and writes of collections and records over one SQLite connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.tx = Transactions(conn)
+        register_functions(conn)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    # -- sequence -------------------------------------------------------------------
+
+    def next_seq(self) -> int:
+        """Allocate the next write sequence number (inside a transaction)."""
+        row = self.conn.execute(
+            "UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value"
+        ).fetchone()
+        return int(row[0])
+
+    # -- collections ----------------------------------------------------------------
+
+    def create_collection(
+        self,
+        collection_id: str,
+        name: str,
+        metadata: Mapping[str, Any] | None,
+        configuration: Mapping[str, Any],
+        seq: int,
+    ) -> None:
+        """Insert a collection row."""
+        self.conn.execute(
+            "INSERT INTO collections (id, name, metadata, configuration, dimension,"
+            " created_seq, last_seq) VALUES (?, ?, ?, ?, NULL, ?, ?)",
+            (
+                collection_id,
+                name,
+                None if metadata is None else dumps(dict(metadata)),
+                dumps(dict(configuration)),
+                seq,
+                seq,
+            ),
+        )
+
+    def _collection(self, where: str, arg: str) -> CollectionRow | None:
+        row = self.conn.execute(
+            "SELECT id, name, metadata, configuration, dimension, last_seq"
+            f" FROM collections WHERE {where} = ?",
+            (arg,),
+        ).fetchone()
+        if row is None:
+            return None
+        return CollectionRow(
+            id=row[0],
+            name=row[1],
+            metadata=_loads(row[2]),
+            configuration=json.loads(row[3]),
+            dimension=row[4],
+            last_seq=row[5],
+        )
+
+    def collection_by_name(self, name: str) -> CollectionRow | None:
+        """The collection called ``name``, or None."""
+        return self._collection("name", name)
+
+    def collection_by_id(self, collection_id: str) -> CollectionRow | None:
+        """The collection with ``collection_id``, or None."""
+        return self._collection("id", collection_id)
+
+    def collection_names(self, limit: int | None = None, offset: int = 0) -> list[str]:
+        """Collection names in creation order."""
+        rows = self.conn.execute(
+            "SELECT name FROM collections ORDER BY created_seq LIMIT ? OFFSET ?",
+            (-1 if limit is None else limit, offset),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def count_collections(self) -> int:
+        """How many collections exist."""
+        return int(self.conn.execute("SELECT count(*) FROM collections").fetchone()[0])
+
+    def collection_last_seq(self, collection_id: str) -> int | None:
+        """The seq of the latest write to a collection, or None if it was deleted."""
+        row = self.conn.execute(
+            "SELECT last_seq FROM collections WHERE id = ?", (collection_id,)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def update_collection(
+        self,
+        collection_id: str,
+        *,
+        seq: int,
+        name: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        configuration: Mapping[str, Any] | None = None,
+        dimension: int | None = None,
+    ) -> None:
+        """Change a collection's name, metadata, configuration or dimension."""
+        sets, args = ["last_seq = ?"], [seq]
+        if name is not None:
+            sets.append("name = ?")
+            args.append(name)
+        if metadata is not None:
+            sets.append("metadata = ?")
+            args.append(dumps(dict(metadata)))
+        if configuration is not None:
+            sets.append("configuration = ?")
+            args.append(dumps(dict(configuration)))
+        if dimension is not None:
+            sets.append("dimension = ?")
+            args.append(dimension)
+        self.conn.execute(
+            f"UPDATE collections SET {', '.join(sets)} WHERE id = ?", (*args, collection_id)
+        )
+
+    def delete_collection(self, collection_id: str) -> None:
+        """Delete a collection and every record in it."""
+        self.conn.execute("DELETE FROM records WHERE collection_id = ?", (collection_id,))
+        self.conn.execute("DELETE FROM deletions WHERE collection_id = ?", (collection_id,))
+        self.conn.execute("DELETE FROM collections WHERE id = ?", (collection_id,))
+
+    # -- records: lookups -----------------------------------------------------------
+
+    def rowids_for(self, collection_id: str, ids: Sequence[str]) -> dict[str, int]:
+        """Map the given ids that exist to their rowids."""
+        if not ids:
+            return {}
+        rows = self.conn.execute(
+            f"SELECT id, rowid FROM records WHERE collection_id = ? AND id IN ({_JSON_IDS})",
+            (collection_id, dumps(list(ids))),
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def count(self, collection_id: str) -> int:
+        """The number of records in a collection."""
+        row = self.conn.execute(
+            "SELECT count(*) FROM records WHERE collection_id = ?", (collection_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def filter_rowids(
+        self,
+        collection_id: str,
+        node: Node | None,
+        ids: Sequence[str] | None = None,
+    ) -> npt.NDArray[np.int64]:
+        """Rowids of the records matching a filter (and, if given, among ``ids``)."""
+        sql = "SELECT r.rowid FROM records r WHERE r.collection_id = ?"
+        args: list[Any] = [collection_id]
+        if ids is not None:
+            sql += f" AND r.id IN ({_JSON_IDS})"
+            args.append(dumps(list(ids)))
+        if node is not None:
+            expr, params = to_sql(node)
+            sql += f" AND ({expr})"
+            args.extend(params)
+        rows = self.conn.execute(sql + " ORDER BY r.rowid", args).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def read(
+        self,
+        collection_id: str,
+        *,
+        dimension: int | None,
+        rowids: Sequence[int] | None = None,
+        ids: Sequence[str] | None = None,
+        node: Node | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        documents: bool = True,
+        metadatas: bool = True,
+        embeddings: bool = False,
+    ) -> RecordRows:
+        """Read records selected by rowids, ids and/or a filter, in rowid order."""
+        cols = ["r.rowid", "r.id"]
+        if documents:
+            cols.append("r.document")
+        if metadatas:
+            cols.append("r.metadata")
+        if embeddings:
+            cols.append("r.embedding")
+        sql = f"SELECT {', '.join(cols)} FROM records r WHERE r.collection_id = ?"
+        args: list[Any] = [collection_id]
+        if rowids is not None:
+            sql += f" AND r.rowid IN ({_JSON_IDS})"
+            args.append(dumps([int(x) for x in rowids]))
+        if ids is not None:
+            sql += f" AND r.id IN ({_JSON_IDS})"
+            args.append(dumps(list(ids)))
+        if node is not None:
+            expr, params = to_sql(node)
+            sql += f" AND ({expr})"
+            args.extend(params)
+        sql += " ORDER BY r.rowid LIMIT ? OFFSET ?"
+        args.extend([-1 if limit is None else limit, offset])
+        rows = self.conn.execute(sql, args).fetchall()
+        col = 2
+        out = RecordRows(
+            rowids=[r[0] for r in rows],
+            ids=[r[1] for r in rows],
+            documents=None,
+            metadatas=None,
+            embeddings=None,
+        )
+        if documents:
+            out.documents = [r[col] for r in rows]
+            col += 1
+        if metadatas:
+            out.metadatas = [_loads(r[col]) for r in rows]
+            col += 1
+        if embeddings:
+            out.embeddings = blobs_to_array([r[col] for r in rows], dimension or 0)
+        return out
+
+    def vectors_since(
+        self, collection_id: str, seq: int, dim: int, batch: int = 50_000
+    ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]:
+        """Yield ``(rowids, vectors)`` batches of vectors written after ``seq``."""
+        cursor = self.conn.execute(
+            "SELECT rowid, embedding FROM records WHERE collection_id = ? AND vector_seq > ?",
+            (collection_id, seq),
+        )
+        while True:
+            rows = cursor.fetchmany(batch)
+            if not rows:
+                return
+            labels = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            yield labels, blobs_to_array([r[1] for r in rows], dim)
+
+    def deleted_since(self, collection_id: str, seq: int) -> npt.NDArray[np.int64]:
+        """Rowids deleted after ``seq``."""
+        rows = self.conn.execute(
+            "SELECT rowid FROM deletions WHERE collection_id = ? AND seq > ?",
+            (collection_id, seq),
+        ).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    # -- records: writes ------------------------------------------------------------
+
+    def insert(
+        self,
+        collection_id: str,
+        ids: Sequence[str],
+        embeddings: npt.NDArray[np.float32],
+        documents: Sequence[str | None],
+        metadatas: Sequence[Mapping[str, Any] | None],
+        seq: int,
+    ) -> npt.NDArray[np.int64]:
+        """Insert new records; returns their rowids in input order."""
+        self.conn.executemany(
+            "INSERT INTO records (collection_id, id, document, metadata, embedding, seq,"
+            " vector_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    collection_id,
+                    rid,
+                    doc,
+                    None if meta is None else dumps(dict(meta)),
+                    embedding_blob(vec),
+                    seq,
+                    seq,
+                )
+                for rid, doc, meta, vec in zip(ids, documents, metadatas, embeddings)
+            ),
+        )
+        mapping = self.rowids_for(collection_id, ids)
+        rowids = np.array([mapping[i] for i in ids], dtype=np.int64)
+        self._insert_metadata(rowids, metadatas)
+        return rowids
+
+    def _insert_metadata(
+        self, rowids: Sequence[int] | npt.NDArray[np.int64],
+        metadatas: Sequence[Mapping[str, Any] | None],
+    ) -> None:
+        self.conn.executemany(
+            "INSERT INTO record_metadata (record, key, str_value, num_value, bool_value,"
+            " is_list) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                row
+                for rowid, meta in zip(rowids, metadatas)
+                if meta
+                for row in metadata_rows(int(rowid), meta)
+            ),
+        )
+
+    def update(
+        self,
+        rowids: Sequence[int],
+        seq: int,
+        *,
+        embeddings: npt.NDArray[np.float32] | None = None,
+        documents: Sequence[str | None] | None = None,
+        metadatas: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> None:
+        """Overwrite the given fields of existing records (metadata already merged)."""
+        sets = ["seq = ?"]
+        columns: list[Sequence[Any]] = []
+        if embeddings is not None:
+            sets += ["embedding = ?", "vector_seq = ?"]
+            columns.append([embedding_blob(v) for v in embeddings])
+            columns.append([seq] * len(rowids))
+        if documents is not None:
+            sets.append("document = ?")
+            columns.append(list(documents))
+        if metadatas is not None:
+            sets.append("metadata = ?")
+            columns.append([None if m is None else dumps(dict(m)) for m in metadatas])
+        self.conn.executemany(
+            f"UPDATE records SET {', '.join(sets)} WHERE rowid = ?",
+            ((seq, *vals, rowid) for rowid, *vals in zip(rowids, *columns)),
+        )
+        if metadatas is not None:
+            self.conn.execute(
+                f"DELETE FROM record_metadata WHERE record IN ({_JSON_IDS})",
+                (dumps([int(r) for r in rowids]),),
+            )
+            self._insert_metadata(rowids, metadatas)
+
+    def delete(self, collection_id: str, rowids: Sequence[int], seq: int) -> None:
+        """Delete records by rowid, leaving a tombstone for index catch-up."""
+        if not len(rowids):
+            return
+        payload = dumps([int(r) for r in rowids])
+        self.conn.execute(
+            f"INSERT INTO deletions (collection_id, rowid, seq) SELECT ?, value, ? FROM json_each(?)",
+            (collection_id, seq, payload),
+        )
+        self.conn.execute(f"DELETE FROM records WHERE rowid IN ({_JSON_IDS})", (payload,))
