@@ -25,7 +25,11 @@ and carries a stable ``code`` string that survives serialisation (HTTP bodies, C
     ├── ResetNotAllowedError                  reset_not_allowed
     ├── ClientClosedError                     client_closed
     └── StorageError                          storage_error
-        └── DatabaseLockedError               database_locked
+        ├── DatabaseLockedError               database_locked
+        └── IndexLoadError (ValueError)       index_load_error
+
+``IndexLoadError`` never reaches callers of the public API: an unusable index file is
+rebuilt from storage, with a logged warning.
 
 Argument errors also subclass :class:`ValueError` so that code written for Chroma,
 which catches ``ValueError``, keeps working. Errors raised by libraries underneath
@@ -176,3 +180,18 @@ class DatabaseLockedError(StorageError):
     """Another process held the write lock for longer than the configured timeout."""
 
     code = "database_locked"
+
+
+class IndexLoadError(StorageError, ValueError):
+    """An index file is missing, truncated, corrupt, or was built with other parameters.
+
+    >>> import pathlib
+    >>> from vectorhouse.index import HnswIndex, IndexParams
+    >>> try:
+    ...     HnswIndex.load(pathlib.Path("/nonexistent.hnsw"), IndexParams("l2", 3))
+    ... except IndexLoadError as exc:
+    ...     print(exc.code)
+    index_load_error
+    """
+
+    code = "index_load_error"

@@ -49,11 +49,13 @@ def test_data_survives_reopen_and_index_is_loaded_not_rebuilt(
     vectors = _vectors(rng, 500)
     _fill(db_path, vectors)
     assert len(_index_files(db_path)) == 1
-    with caplog.at_level(logging.WARNING, logger="vectorhouse"):
-        with vectorhouse.PersistentClient(path=db_path) as client:
-            col = client.get_collection("docs")
-            assert col.count() == 500
-            _assert_exact(col, vectors, list(range(500)))
+    with (
+        caplog.at_level(logging.WARNING, logger="vectorhouse"),
+        vectorhouse.PersistentClient(path=db_path) as client,
+    ):
+        col = client.get_collection("docs")
+        assert col.count() == 500
+        _assert_exact(col, vectors, list(range(500)))
     assert not caplog.records
 
 
@@ -90,10 +92,11 @@ def test_lost_or_corrupt_index_file_is_rebuilt_with_a_warning(
         graph.write_bytes(rng.integers(0, 256, graph.stat().st_size, dtype=np.uint8).tobytes())
     else:
         graph.unlink()
-    with caplog.at_level(logging.WARNING, logger="vectorhouse"):
-        with vectorhouse.PersistentClient(path=db_path) as client:
-            col = client.get_collection("docs")
-            _assert_exact(col, vectors, list(range(300)))
+    with (
+        caplog.at_level(logging.WARNING, logger="vectorhouse"),
+        vectorhouse.PersistentClient(path=db_path) as client,
+    ):
+        _assert_exact(client.get_collection("docs"), vectors, list(range(300)))
     assert any("rebuil" in r.getMessage() for r in caplog.records)
     assert len(_index_files(db_path)) == 1
 
@@ -102,8 +105,12 @@ def test_deleted_text_leaves_no_trace_in_database_files(db_path: Path) -> None:
     secret = "zebra-quartz-unique-secret-8812"
     with vectorhouse.PersistentClient(path=db_path) as client:
         col = client.create_collection("docs", embedding_function=None)
-        col.add(ids=["keep", "gone"], embeddings=[[1.0, 0.0], [0.0, 1.0]],
-                documents=["ordinary text", secret], metadatas=[{"k": 1}, {"tag": secret}])
+        col.add(
+            ids=["keep", "gone"],
+            embeddings=[[1.0, 0.0], [0.0, 1.0]],
+            documents=["ordinary text", secret],
+            metadatas=[{"k": 1}, {"tag": secret}],
+        )
         col.delete(ids=["gone"])
     blob = b"".join(p.read_bytes() for p in db_path.rglob("*") if p.is_file())
     assert secret.encode() not in blob
@@ -114,7 +121,10 @@ def test_two_clients_on_one_path_see_each_others_writes(
     db_path: Path, rng: np.random.Generator
 ) -> None:
     vectors = _vectors(rng, 50)
-    with vectorhouse.PersistentClient(path=db_path) as a, vectorhouse.PersistentClient(path=db_path) as b:
+    with (
+        vectorhouse.PersistentClient(path=db_path) as a,
+        vectorhouse.PersistentClient(path=db_path) as b,
+    ):
         col_a = a.create_collection("docs", embedding_function=None)
         col_a.add(ids=["x0"], embeddings=vectors[:1])
         col_b = b.get_collection("docs")
@@ -129,10 +139,23 @@ def test_two_clients_on_one_path_see_each_others_writes(
 
 
 def test_deleted_collection_is_gone_for_the_other_client(db_path: Path) -> None:
-    with vectorhouse.PersistentClient(path=db_path) as a, vectorhouse.PersistentClient(path=db_path) as b:
+    with (
+        vectorhouse.PersistentClient(path=db_path) as a,
+        vectorhouse.PersistentClient(path=db_path) as b,
+    ):
         a.create_collection("docs", embedding_function=None).add(ids=["x"], embeddings=[[1.0]])
         col_b = b.get_collection("docs")
         a.delete_collection("docs")
         with pytest.raises(vectorhouse.CollectionNotFoundError):
             col_b.count()
         assert not list((db_path / "index").glob("*.hnsw"))
+
+
+def test_deleted_text_is_gone_from_files_while_the_client_is_open(db_path: Path) -> None:
+    secret = "walrus-quokka-unique-secret-4471"
+    with vectorhouse.PersistentClient(path=db_path) as client:
+        col = client.create_collection("docs", embedding_function=None)
+        col.add(ids=["gone"], embeddings=[[0.0, 1.0]], documents=[secret])
+        col.delete(ids=["gone"])
+        blob = b"".join(p.read_bytes() for p in db_path.rglob("*") if p.is_file())
+        assert secret.encode() not in blob

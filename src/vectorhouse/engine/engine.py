@@ -24,7 +24,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vectorhouse.config import Settings
-from vectorhouse.engine.index_files import IndexFiles
+from vectorhouse.engine.index_files import ADD_THREADS, IndexFiles
 from vectorhouse.errors import (
     ClientClosedError,
     CollectionExistsError,
@@ -94,9 +94,7 @@ class Engine:
         self.files = IndexFiles(index_dir) if index_dir is not None else None
         self.lock: threading.RLock = store.tx.lock
         self._indexes: dict[str, _IndexState] = {}
-        self._filter_cache: OrderedDict[tuple[str, int, Any], npt.NDArray[np.int64]] = (
-            OrderedDict()
-        )
+        self._filter_cache: OrderedDict[tuple[str, int, Any], npt.NDArray[np.int64]] = OrderedDict()
         self.closed = False
 
     # -- lifecycle ------------------------------------------------------------------
@@ -165,9 +163,7 @@ class Engine:
             self._check_open()
             row = self.store.collection_by_id(cid)
             if row is None:
-                raise CollectionNotFoundError(
-                    f"collection {cid} does not exist (it was deleted)"
-                )
+                raise CollectionNotFoundError(f"collection {cid} does not exist (it was deleted)")
             return row
 
     def list_collections(self, limit: int | None = None, offset: int = 0) -> list[str]:
@@ -208,9 +204,9 @@ class Engine:
             self._check_open()
             with self.store.tx.atomic():
                 row = self.collection_by_id(cid)
-                if name is not None and name != row.name:
-                    if self.store.collection_by_name(name) is not None:
-                        raise CollectionExistsError(f"collection {name!r} already exists")
+                taken = name is not None and name != row.name
+                if taken and self.store.collection_by_name(str(name)) is not None:
+                    raise CollectionExistsError(f"collection {name!r} already exists")
                 self.store.update_collection(
                     cid,
                     seq=self.store.next_seq(),
@@ -321,10 +317,10 @@ class Engine:
                         current = self.store.read(
                             cid, dimension=None, rowids=rowids, documents=False
                         )
-                        by_rowid = dict(zip(current.rowids, current.metadatas or []))
+                        by_rowid = dict(zip(current.rowids, current.metadatas or [], strict=True))
                         merged = [
                             _merge_metadata(by_rowid.get(r), metadatas[i])
-                            for r, i in zip(rowids, old_pos)
+                            for r, i in zip(rowids, old_pos, strict=True)
                         ]
                     old_vecs = None if embeddings is None else embeddings[old_pos]
                     self.store.update(
@@ -358,6 +354,8 @@ class Engine:
                 rowids = self.store.filter_rowids(cid, node, ids)
                 self.store.delete(cid, rowids.tolist(), seq)
             self._apply(cid, row, seq, None, None, rowids)
+            if len(rowids):
+                self.store.purge_log(int(self.settings.busy_timeout_s * 1000))
             return len(rowids)
 
     # -- reads ----------------------------------------------------------------------
@@ -433,12 +431,13 @@ class Engine:
                 )
             position = {r: i for i, r in enumerate(fetched.rowids)}
             out = []
-            for labels, dists in zip(result.labels, result.distances):
-                keep = [(position[int(x)], float(d)) for x, d in zip(labels, dists)
-                        if int(x) in position]
-                out.append(
-                    QueryRows(_take(fetched, [p for p, _ in keep]), [d for _, d in keep])
-                )
+            for labels, dists in zip(result.labels, result.distances, strict=True):
+                keep = [
+                    (position[int(x)], float(d))
+                    for x, d in zip(labels, dists, strict=True)
+                    if int(x) in position
+                ]
+                out.append(QueryRows(_take(fetched, [p for p, _ in keep]), [d for _, d in keep]))
             return out
 
     def _search(
@@ -460,9 +459,7 @@ class Engine:
         k = min(n_results, n_candidates)
         if k == 0:
             empty = np.zeros(0, dtype=np.int64)
-            return SearchResult(
-                [empty] * len(queries), [np.zeros(0, np.float32)] * len(queries)
-            )
+            return SearchResult([empty] * len(queries), [np.zeros(0, np.float32)] * len(queries))
         if allowed is not None and n_candidates <= self.settings.exact_search_max_candidates:
             return self._exact(state, queries, k, allowed)
         result = index.search(queries, k, allowed)
@@ -481,9 +478,7 @@ class Engine:
         vectors = state.index.get_vectors(labels)
         return exact_search(queries, vectors, labels, k, state.index.params.space)
 
-    def _filtered(
-        self, row: CollectionRow, node: Node | None, ids: Sequence[str] | None
-    ) -> Labels:
+    def _filtered(self, row: CollectionRow, node: Node | None, ids: Sequence[str] | None) -> Labels:
         key = (row.id, row.last_seq, (node, None if ids is None else tuple(ids)))
         cached = self._filter_cache.get(key)
         if cached is not None:
@@ -519,7 +514,9 @@ class Engine:
                 return
             # The collection's first vectors: start its index here.
             row = self.collection_by_id(cid)
-            state = _IndexState(HnswIndex(index_params(row)), watermark=row_before.last_seq)
+            state = _IndexState(
+                HnswIndex(index_params(row), add_threads=ADD_THREADS), watermark=row_before.last_seq
+            )
             self._indexes[cid] = state
         if labels is not None and vectors is not None and len(labels):
             state.index.add(labels, vectors)
@@ -543,14 +540,19 @@ class Engine:
             return None
         params = index_params(row)
         state = self._indexes.get(row.id)
-        if state is None or state.index.params != params:
+        if state is not None and state.index.params != params:
+            if replace(state.index.params, ef_search=params.ef_search) == params:
+                state.index.params = params  # only the query-time ef changed
+            else:
+                state = None
+        if state is None:
             state = self._load_or_new(row, params)
             self._indexes[row.id] = state
         if state.watermark < row.last_seq:
             self._catch_up(row, state)
         if state.index.deleted_fraction > self.settings.index_rebuild_deleted_fraction:
             log.info("rebuilding the index of %r to drop deleted entries", row.name)
-            state = _IndexState(HnswIndex(params), watermark=0)
+            state = _IndexState(HnswIndex(params, add_threads=ADD_THREADS), watermark=0)
             self._indexes[row.id] = state
             self._catch_up(row, state)
         return state
@@ -565,7 +567,7 @@ class Engine:
                     "no usable index file for collection %r; rebuilding it from storage",
                     row.name,
                 )
-        return _IndexState(HnswIndex(params), watermark=0)
+        return _IndexState(HnswIndex(params, add_threads=ADD_THREADS), watermark=0)
 
     def _catch_up(self, row: CollectionRow, state: _IndexState) -> None:
         assert row.dimension is not None

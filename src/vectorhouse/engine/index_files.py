@@ -14,6 +14,7 @@ manifest finds a complete graph. Older generations are removed after a save.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -24,6 +25,9 @@ from vectorhouse.index.base import IndexParams
 from vectorhouse.index.hnsw import HnswIndex
 
 log = logging.getLogger("vectorhouse")
+
+ADD_THREADS = -1
+"""hnswlib threads for inserts: one per core."""
 
 
 class IndexFiles:
@@ -66,11 +70,11 @@ class IndexFiles:
             graph, manifest = self._paths(collection_id, seq)
             try:
                 meta = json.loads(manifest.read_text("utf-8"))
-                if meta.get("params") != asdict(params):
+                if _identity(meta.get("params")) != _identity(asdict(params)):
                     raise ValueError("saved with other index parameters")
                 if graph.stat().st_size != meta["size"]:
                     raise ValueError("graph file size differs from its manifest")
-                index = HnswIndex.load(graph, params)
+                index = HnswIndex.load(graph, params, add_threads=ADD_THREADS)
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 log.warning(
                     "index file %s is unusable (%s); it will be rebuilt from storage",
@@ -92,9 +96,7 @@ class IndexFiles:
         _fsync(tmp_graph)
         os.replace(tmp_graph, graph)
         tmp_manifest.write_text(
-            json.dumps(
-                {"seq": seq, "size": graph.stat().st_size, "params": asdict(index.params)}
-            ),
+            json.dumps({"seq": seq, "size": graph.stat().st_size, "params": asdict(index.params)}),
             "utf-8",
         )
         _fsync(tmp_manifest)
@@ -111,10 +113,15 @@ class IndexFiles:
     @staticmethod
     def _unlink(*paths: Path) -> None:
         for path in paths:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-            except FileNotFoundError:
-                pass
+
+
+def _identity(params: object) -> object:
+    """Parameters that shape the graph (``ef_search`` is a query-time setting)."""
+    if not isinstance(params, dict):
+        return params
+    return {k: v for k, v in params.items() if k != "ef_search"}
 
 
 def _fsync(path: Path) -> None:

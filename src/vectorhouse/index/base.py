@@ -8,21 +8,34 @@ the right dimension and labels that are valid for the operation.
 Distances follow Chroma's definitions for each space:
 
 - ``l2``: squared Euclidean distance,
-- ``cosine``: ``1 - cos(a, b)``,
+- ``cosine``: ``1 - cos(a, b)`` (a zero vector counts as having norm 1, so its
+  distance to anything is 1, never NaN),
 - ``ip``: ``1 - dot(a, b)``.
+
+An index file that cannot be used (missing, truncated, garbage, built with other
+parameters) raises :class:`IndexLoadError`, a :class:`ValueError`; the engine then
+rebuilds the index from storage.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from vectorhouse.errors import IndexLoadError as IndexLoadError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 Labels = npt.NDArray[np.int64]
 Vectors = npt.NDArray[np.float32]
+Distances = npt.NDArray[np.float32]
+
+SPACES: tuple[str, ...] = ("l2", "cosine", "ip")
 
 
 @dataclass(frozen=True)
@@ -46,14 +59,26 @@ class SearchResult:
 
     Rows hold at most ``k`` entries, nearest first; a row may be shorter when fewer
     labels are available, so these are lists of 1-D arrays, not one 2-D array.
+
+    >>> import numpy as np
+    >>> r = SearchResult([np.array([7], np.int64)], [np.array([0.5], np.float32)])
+    >>> int(r.labels[0][0]), float(r.distances[0][0])
+    (7, 0.5)
     """
 
     labels: list[Labels]
-    distances: list[npt.NDArray[np.float32]]
+    distances: list[Distances]
 
 
 class VectorIndex(Protocol):
-    """What the engine needs from an index backend."""
+    """What the engine needs from an index backend.
+
+    >>> from vectorhouse.index import FlatIndex, HnswIndex
+    >>> params = IndexParams("l2", 2)
+    >>> backends: list[VectorIndex] = [FlatIndex(params), HnswIndex(params)]
+    >>> [len(index) for index in backends]
+    [0, 0]
+    """
 
     params: IndexParams
 
@@ -63,9 +88,7 @@ class VectorIndex(Protocol):
     def remove(self, labels: Labels) -> None:
         """Remove labels; labels not present are ignored."""
 
-    def search(
-        self, queries: Vectors, k: int, allowed: Labels | None = None
-    ) -> SearchResult:
+    def search(self, queries: Vectors, k: int, allowed: Labels | None = None) -> SearchResult:
         """Return up to ``k`` nearest labels per query, only among ``allowed`` if given.
 
         Approximate backends may return fewer than ``min(k, candidates)`` rows; the
@@ -73,13 +96,27 @@ class VectorIndex(Protocol):
         """
 
     def get_vectors(self, labels: Labels) -> Vectors:
-        """Return the stored vectors of ``labels`` (all present), as used for distances."""
+        """Return the stored vectors of ``labels`` (all present), as used for distances.
+
+        In the ``cosine`` space these are the normalised vectors.
+        """
 
     def contains(self, labels: Labels) -> npt.NDArray[np.bool_]:
         """Whether each label is present (and not removed)."""
 
+    def labels(self) -> Labels:
+        """All live labels, sorted ascending (for consistency checks against storage)."""
+
+    @property
+    def deleted_fraction(self) -> float:
+        """Share of the index's slots held by removed labels; high means: rebuild."""
+
     def save(self, path: Path) -> None:
         """Write the index to ``path`` (the caller makes the write atomic)."""
+
+    @classmethod
+    def load(cls, path: Path, params: IndexParams) -> Self:
+        """Read an index written by :meth:`save`; raise :class:`IndexLoadError` if unusable."""
 
     def __len__(self) -> int:
         """The number of live (not removed) labels."""

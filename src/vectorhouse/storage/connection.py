@@ -1,8 +1,8 @@
 """Opening the SQLite database: pragmas, schema migrations, and nested transactions.
 
-    >>> conn = open_connection(":memory:")
-    >>> schema_version(conn) == len(MIGRATIONS)
-    True
+>>> conn = open_connection(":memory:")
+>>> schema_version(conn) == len(MIGRATIONS)
+True
 """
 
 from __future__ import annotations

@@ -90,8 +90,12 @@ def blobs_to_array(blobs: Sequence[bytes], dim: int) -> npt.NDArray[np.float32]:
 def metadata_rows(rowid: int, metadata: Mapping[str, Any]) -> Iterator[tuple[Any, ...]]:
     """The ``record_metadata`` rows for one record's metadata (lists: one row per item).
 
-    >>> list(metadata_rows(7, {"a": 1, "b": True, "t": ["x", "y"]}))
-    [(7, 'a', None, 1, None, 0), (7, 'b', None, None, 1, 0), (7, 't', 'x', None, None, 1), (7, 't', 'y', None, None, 1)]
+    >>> for row in metadata_rows(7, {"a": 1, "b": True, "t": ["x", "y"]}):
+    ...     print(row)
+    (7, 'a', None, 1, None, 0)
+    (7, 'b', None, None, 1, 0)
+    (7, 't', 'x', None, None, 1)
+    (7, 't', 'y', None, None, 1)
     """
     for key, value in metadata.items():
         if value is None:
@@ -122,6 +126,18 @@ class Store:
     def close(self) -> None:
         """Close the connection."""
         self.conn.close()
+
+    def purge_log(self, busy_timeout_ms: int) -> None:
+        """Best effort: fold the write-ahead log into the database and empty it, so text
+        that was deleted does not linger in the log file. Gives up quickly when another
+        connection is busy (the log is then emptied by a later call or on close)."""
+        try:
+            self.conn.execute("PRAGMA busy_timeout = 50")
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error:
+            pass
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
 
     # -- sequence -------------------------------------------------------------------
 
@@ -211,7 +227,8 @@ class Store:
         dimension: int | None = None,
     ) -> None:
         """Change a collection's name, metadata, configuration or dimension."""
-        sets, args = ["last_seq = ?"], [seq]
+        sets: list[str] = ["last_seq = ?"]
+        args: list[Any] = [seq]
         if name is not None:
             sets.append("name = ?")
             args.append(name)
@@ -375,7 +392,7 @@ class Store:
                     seq,
                     seq,
                 )
-                for rid, doc, meta, vec in zip(ids, documents, metadatas, embeddings)
+                for rid, doc, meta, vec in zip(ids, documents, metadatas, embeddings, strict=True)
             ),
         )
         mapping = self.rowids_for(collection_id, ids)
@@ -384,7 +401,8 @@ class Store:
         return rowids
 
     def _insert_metadata(
-        self, rowids: Sequence[int] | npt.NDArray[np.int64],
+        self,
+        rowids: Sequence[int] | npt.NDArray[np.int64],
         metadatas: Sequence[Mapping[str, Any] | None],
     ) -> None:
         self.conn.executemany(
@@ -392,7 +410,7 @@ class Store:
             " is_list) VALUES (?, ?, ?, ?, ?, ?)",
             (
                 row
-                for rowid, meta in zip(rowids, metadatas)
+                for rowid, meta in zip(rowids, metadatas, strict=True)
                 if meta
                 for row in metadata_rows(int(rowid), meta)
             ),
@@ -422,7 +440,7 @@ class Store:
             columns.append([None if m is None else dumps(dict(m)) for m in metadatas])
         self.conn.executemany(
             f"UPDATE records SET {', '.join(sets)} WHERE rowid = ?",
-            ((seq, *vals, rowid) for rowid, *vals in zip(rowids, *columns)),
+            ((seq, *vals, rowid) for rowid, *vals in zip(rowids, *columns, strict=True)),
         )
         if metadatas is not None:
             self.conn.execute(
@@ -437,7 +455,8 @@ class Store:
             return
         payload = dumps([int(r) for r in rowids])
         self.conn.execute(
-            f"INSERT INTO deletions (collection_id, rowid, seq) SELECT ?, value, ? FROM json_each(?)",
+            "INSERT INTO deletions (collection_id, rowid, seq)"
+            " SELECT ?, value, ? FROM json_each(?)",
             (collection_id, seq, payload),
         )
         self.conn.execute(f"DELETE FROM records WHERE rowid IN ({_JSON_IDS})", (payload,))
