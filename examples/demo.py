@@ -58,13 +58,17 @@ def main() -> None:
 
     cluster = int(labels[123])
     res = col.query(
-        query_embeddings=[query], n_results=3, where={"$and": [{"cluster": cluster}, {"even": False}]}
+        query_embeddings=[query],
+        n_results=3,
+        where={"$and": [{"cluster": cluster}, {"even": False}]},
     )
     print(f"same query, only odd records of cluster {cluster}:")
     for hit in res.hits[0]:
         print(f"  {hit.id:<9} distance {hit.distance:.3f}  {hit.metadata}")
 
-    res = col.query(query_embeddings=[query], n_results=2, where_document={"$contains": "record 77"})
+    res = col.query(
+        query_embeddings=[query], n_results=2, where_document={"$contains": "record 77"}
+    )
     print("same query, only documents containing 'record 77':", res["ids"][0])
 
     t0 = time.perf_counter()

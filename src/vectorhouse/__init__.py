@@ -1,11 +1,11 @@
 """vectorhouse: an embedded vector database with embedding models built in.
 
-    >>> import vectorhouse
-    >>> client = vectorhouse.Client()
-    >>> col = client.create_collection("docs", embedding_function=None)
-    >>> col.add(ids=["a"], embeddings=[[1.0, 0.0]], documents=["hello"])
-    >>> col.query(query_embeddings=[[1.0, 0.0]], n_results=1)["documents"]
-    [['hello']]
+>>> import vectorhouse
+>>> client = vectorhouse.Client()
+>>> col = client.create_collection("docs", embedding_function=None)
+>>> col.add(ids=["a"], embeddings=[[1.0, 0.0]], documents=["hello"])
+>>> col.query(query_embeddings=[[1.0, 0.0]], n_results=1)["documents"]
+[['hello']]
 """
 
 __version__ = "0.1.0"

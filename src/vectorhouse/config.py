@@ -1,8 +1,8 @@
 """Client settings, frozen, with the environment read in one place.
 
-    >>> from vectorhouse.config import Settings
-    >>> Settings(allow_reset=True).allow_reset
-    True
+>>> from vectorhouse.config import Settings
+>>> Settings(allow_reset=True).allow_reset
+True
 """
 
 from __future__ import annotations

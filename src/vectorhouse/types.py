@@ -15,15 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 ID = str
 IDs = list[str]
-Scalar = Union[str, int, float, bool]
-MetadataValue = Union[str, int, float, bool, list[str], list[int], list[float], list[bool], None]
+Scalar = str | int | float | bool
+MetadataValue = str | int | float | bool | list[str] | list[int] | list[float] | list[bool] | None
 Metadata = Mapping[str, MetadataValue]
 Document = str
 Documents = list[str]

@@ -28,7 +28,14 @@ def test_query_returns_chroma_shaped_result(client: Client) -> None:
         include=["documents", "metadatas", "distances"],
     )
     assert list(res) == [
-        "ids", "embeddings", "documents", "uris", "included", "data", "metadatas", "distances"
+        "ids",
+        "embeddings",
+        "documents",
+        "uris",
+        "included",
+        "data",
+        "metadatas",
+        "distances",
     ]
     assert res["ids"] == [["doc1"]]
     assert res["documents"] == [["I love Python programming"]]
@@ -69,11 +76,13 @@ def test_embeddings_come_back_as_float32_arrays(client: Client) -> None:
         ("cosine", [1 - 2 / np.sqrt(5), 1 - 1 / np.sqrt(2)]),
     ],
 )
-def test_distances_follow_chroma_definitions(client: Client, space: str, expected: list[float]) -> None:
+def test_distances_follow_chroma_definitions(
+    client: Client, space: str, expected: list[float]
+) -> None:
     col = client.create_collection("spaces", metadata={"hnsw:space": space})
     col.add(ids=["a", "b"], embeddings=[[1.0, 2.0], [1.0, 1.0]])
     res = col.query(query_embeddings=[[0.0, 1.0]], n_results=2, include=["distances"])
-    by_id = dict(zip(res["ids"][0], res["distances"][0]))
+    by_id = dict(zip(res["ids"][0], res["distances"][0], strict=True))
     assert by_id["a"] == pytest.approx(expected[0], abs=1e-5)
     assert by_id["b"] == pytest.approx(expected[1], abs=1e-5)
 
@@ -107,14 +116,18 @@ def test_filtered_query_returns_only_matching_records(client: Client) -> None:
         query_embeddings=[[0, 0, 1]], n_results=5, where_document={"$contains": "Python"}
     )
     assert res["ids"] == [["doc1"]]
-    res = col.query(query_embeddings=[[0, 0, 1]], n_results=5, where={"tags": {"$contains": "food"}})
+    res = col.query(
+        query_embeddings=[[0, 0, 1]], n_results=5, where={"tags": {"$contains": "food"}}
+    )
     assert res["ids"] == [["doc2"]]
 
 
 def test_upsert_overwrites_and_merges_metadata(client: Client) -> None:
     col = client.create_collection("docs")
     _seed(col)
-    col.upsert(ids=["doc2", "doc4"], embeddings=[[0, 2, 0], [1, 1, 1]], metadatas=[{"w": 1}, {"n": 4}])
+    col.upsert(
+        ids=["doc2", "doc4"], embeddings=[[0, 2, 0], [1, 1, 1]], metadatas=[{"w": 1}, {"n": 4}]
+    )
     res = col.get(ids=["doc2", "doc4"], include=["metadatas", "documents", "embeddings"])
     assert res["metadatas"] == [{"source": "web", "tags": ["food"], "w": 1}, {"n": 4}]
     assert res["documents"] == ["I enjoy cooking pasta", None]

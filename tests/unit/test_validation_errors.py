@@ -16,7 +16,9 @@ def col() -> vectorhouse.Collection:
     return c
 
 
-@pytest.mark.parametrize("name", ["ab", "-abc", "abc-", "a..b", "192.168.1.1", "a b c", "x" * 513, 5])
+@pytest.mark.parametrize(
+    "name", ["ab", "-abc", "abc-", "a..b", "192.168.1.1", "a b c", "x" * 513, 5]
+)
 def test_invalid_collection_names_are_refused(name: object) -> None:
     with pytest.raises(vectorhouse.InvalidCollectionNameError):
         validate_collection_name(name)
@@ -37,16 +39,52 @@ def test_valid_collection_names_are_accepted(name: str) -> None:
         ({"ids": [3], "embeddings": [[1, 2]]}, vectorhouse.InvalidIDError, "strings"),
         ({"ids": ["a"], "embeddings": [[1, 2]]}, vectorhouse.IDAlreadyExistsError, "upsert"),
         ({"ids": ["b", "c"], "embeddings": [[1, 2]]}, vectorhouse.InvalidArgumentError, "unequal"),
-        ({"ids": ["b"], "embeddings": [[float("nan"), 1]]}, vectorhouse.InvalidEmbeddingError, "finite"),
-        ({"ids": ["b"], "embeddings": [[float("inf"), 1]]}, vectorhouse.InvalidEmbeddingError, "finite"),
+        (
+            {"ids": ["b"], "embeddings": [[float("nan"), 1]]},
+            vectorhouse.InvalidEmbeddingError,
+            "finite",
+        ),
+        (
+            {"ids": ["b"], "embeddings": [[float("inf"), 1]]},
+            vectorhouse.InvalidEmbeddingError,
+            "finite",
+        ),
         ({"ids": ["b"], "embeddings": [["x", 1]]}, vectorhouse.InvalidEmbeddingError, "numbers"),
-        ({"ids": ["b", "c"], "embeddings": [[1, 2], [1]]}, vectorhouse.InvalidEmbeddingError, "same length"),
-        ({"ids": ["b"], "embeddings": [[1, 2, 3]]}, vectorhouse.DimensionMismatchError, "2-dimensional"),
-        ({"ids": ["b"], "embeddings": [[1, 2]], "metadatas": [{"a": {"b": 1}}]}, vectorhouse.InvalidMetadataError, "'a'"),
-        ({"ids": ["b"], "embeddings": [[1, 2]], "metadatas": [{"a": []}]}, vectorhouse.InvalidMetadataError, "empty list"),
-        ({"ids": ["b"], "embeddings": [[1, 2]], "metadatas": [{"a": [1, "x"]}]}, vectorhouse.InvalidMetadataError, "one type"),
-        ({"ids": ["b"], "embeddings": [[1, 2]], "metadatas": [{"a": float("nan")}]}, vectorhouse.InvalidMetadataError, "NaN"),
-        ({"ids": ["b"], "embeddings": [[1, 2]], "documents": [5]}, vectorhouse.InvalidArgumentError, "strings"),
+        (
+            {"ids": ["b", "c"], "embeddings": [[1, 2], [1]]},
+            vectorhouse.InvalidEmbeddingError,
+            "same length",
+        ),
+        (
+            {"ids": ["b"], "embeddings": [[1, 2, 3]]},
+            vectorhouse.DimensionMismatchError,
+            "2-dimensional",
+        ),
+        (
+            {"ids": ["b"], "embeddings": [[1, 2]], "metadatas": [{"a": {"b": 1}}]},
+            vectorhouse.InvalidMetadataError,
+            "'a'",
+        ),
+        (
+            {"ids": ["b"], "embeddings": [[1, 2]], "metadatas": [{"a": []}]},
+            vectorhouse.InvalidMetadataError,
+            "empty list",
+        ),
+        (
+            {"ids": ["b"], "embeddings": [[1, 2]], "metadatas": [{"a": [1, "x"]}]},
+            vectorhouse.InvalidMetadataError,
+            "one type",
+        ),
+        (
+            {"ids": ["b"], "embeddings": [[1, 2]], "metadatas": [{"a": float("nan")}]},
+            vectorhouse.InvalidMetadataError,
+            "NaN",
+        ),
+        (
+            {"ids": ["b"], "embeddings": [[1, 2]], "documents": [5]},
+            vectorhouse.InvalidArgumentError,
+            "strings",
+        ),
         ({"ids": ["b"]}, vectorhouse.InvalidArgumentError, "embeddings or documents"),
     ],
 )

@@ -1,10 +1,10 @@
 """Clients: the entry points that own an engine (in memory or on disk).
 
-    >>> import vectorhouse
-    >>> with vectorhouse.Client() as client:
-    ...     col = client.get_or_create_collection("docs")
-    ...     client.count_collections()
-    1
+>>> import vectorhouse
+>>> with vectorhouse.Client() as client:
+...     col = client.get_or_create_collection("docs")
+...     client.count_collections()
+1
 """
 
 from __future__ import annotations
@@ -188,7 +188,9 @@ class Client:
             get_or_create=True,
         )
 
-    def list_collections(self, limit: int | None = None, offset: int | None = None) -> list[Collection]:
+    def list_collections(
+        self, limit: int | None = None, offset: int | None = None
+    ) -> list[Collection]:
         """All collections, oldest first.
 
         >>> Client().list_collections()
@@ -236,7 +238,7 @@ class PersistentClient(Client):
         super().__init__(settings, tenant, database, path=path)
 
 
-def EphemeralClient(  # noqa: N802 - Chroma's name
+def EphemeralClient(
     settings: Settings | None = None,
     tenant: str = "default_tenant",
     database: str = "default_database",

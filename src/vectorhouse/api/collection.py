@@ -108,10 +108,21 @@ class Collection:
         return call_embedding_function(fn, texts, query=query)
 
     def _records(
-        self, op: str, ids: Any, embeddings: Any, metadatas: Any, documents: Any,
-        *, require_vectors: bool, allow_none_values: bool,
-    ) -> tuple[list[str], npt.NDArray[np.float32] | None, list[str | None] | None,
-               list[dict[str, Any] | None] | None]:
+        self,
+        op: str,
+        ids: Any,
+        embeddings: Any,
+        metadatas: Any,
+        documents: Any,
+        *,
+        require_vectors: bool,
+        allow_none_values: bool,
+    ) -> tuple[
+        list[str],
+        npt.NDArray[np.float32] | None,
+        list[str | None] | None,
+        list[dict[str, Any] | None] | None,
+    ]:
         id_list = v.normalize_ids(ids, op)
         n = len(id_list)
         docs = None if documents is None else v.normalize_documents(documents, n, op)
@@ -158,8 +169,13 @@ class Collection:
         """
         _no_multimodal(images, uris, "add")
         id_list, vecs, docs, metas = self._records(
-            "add", ids, embeddings, metadatas, documents,
-            require_vectors=True, allow_none_values=False,
+            "add",
+            ids,
+            embeddings,
+            metadatas,
+            documents,
+            require_vectors=True,
+            allow_none_values=False,
         )
         assert vecs is not None
         n = len(id_list)
@@ -185,8 +201,13 @@ class Collection:
         """
         _no_multimodal(images, uris, "upsert")
         id_list, vecs, docs, metas = self._records(
-            "upsert", ids, embeddings, metadatas, documents,
-            require_vectors=True, allow_none_values=True,
+            "upsert",
+            ids,
+            embeddings,
+            metadatas,
+            documents,
+            require_vectors=True,
+            allow_none_values=True,
         )
         self._engine.upsert(self._row.id, id_list, vecs, docs, metas)
 
@@ -210,8 +231,13 @@ class Collection:
         """
         _no_multimodal(images, uris, "update")
         id_list, vecs, docs, metas = self._records(
-            "update", ids, embeddings, metadatas, documents,
-            require_vectors=False, allow_none_values=True,
+            "update",
+            ids,
+            embeddings,
+            metadatas,
+            documents,
+            require_vectors=False,
+            allow_none_values=True,
         )
         self._engine.upsert(self._row.id, id_list, vecs, docs, metas, insert_missing=False)
 
@@ -270,8 +296,12 @@ class Collection:
         lim = None if limit is None else v.normalize_positive_int(limit, "limit", "get", minimum=0)
         off = 0 if offset is None else v.normalize_positive_int(offset, "offset", "get", minimum=0)
         rows = self._engine.get(
-            self._row.id, ids=id_list, node=_filter(where, where_document),
-            limit=lim, offset=off, include=inc,
+            self._row.id,
+            ids=id_list,
+            node=_filter(where, where_document),
+            limit=lim,
+            offset=off,
+            include=inc,
         )
         return _get_result(rows, inc)
 
@@ -308,9 +338,7 @@ class Collection:
         """
         _no_multimodal(query_images, query_uris, "query")
         if (query_embeddings is None) == (query_texts is None):
-            raise InvalidArgumentError(
-                "query needs exactly one of query_embeddings or query_texts"
-            )
+            raise InvalidArgumentError("query needs exactly one of query_embeddings or query_texts")
         n = v.normalize_positive_int(n_results, "n_results", "query")
         inc = v.normalize_include(include, QUERY_INCLUDE_FIELDS, "query")
         id_list = None if ids is None else v.normalize_ids(ids, "query")
@@ -351,8 +379,13 @@ class Collection:
                 )
         if configuration is not None:
             given = dict(configuration.get("hnsw") or {})
-            unknown = set(given) - {"ef_search", "num_threads", "batch_size",
-                                    "sync_threshold", "resize_factor"}
+            unknown = set(given) - {
+                "ef_search",
+                "num_threads",
+                "batch_size",
+                "sync_threshold",
+                "resize_factor",
+            }
             if unknown:
                 raise InvalidArgumentError(
                     f"only hnsw.ef_search can change after creation; got {sorted(unknown)}"
@@ -369,7 +402,9 @@ class Collection:
 
 def _no_multimodal(images: Any, uris: Any, op: str) -> None:
     if images is not None or uris is not None:
-        raise InvalidArgumentError(f"{op}: images and uris are not supported; pass texts or vectors")
+        raise InvalidArgumentError(
+            f"{op}: images and uris are not supported; pass texts or vectors"
+        )
 
 
 def _filter(where: Any, where_document: Any) -> Any:

@@ -1,7 +1,7 @@
 """Choosing a collection's embedding function: stored config versus the one passed.
 
-    >>> resolve_embedding_function(None, None, "docs") is None
-    True
+>>> resolve_embedding_function(None, None, "docs") is None
+True
 """
 
 from __future__ import annotations
@@ -79,8 +79,10 @@ def resolve_embedding_function(stored: dict[str, Any] | None, passed: Any, name:
     if passed is None or stored is None or stored.get("type") == "legacy":
         return passed
     given = stored_function_config(passed)
-    if given is not None and given.get("type") == "known" and (
-        given["name"] != stored["name"] or given.get("config") != stored.get("config")
+    if (
+        given is not None
+        and given.get("type") == "known"
+        and (given["name"] != stored["name"] or given.get("config") != stored.get("config"))
     ):
         raise EmbeddingFunctionConflictError(
             f"collection {name!r} was built with {_describe(stored)}, but"

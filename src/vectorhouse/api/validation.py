@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -92,8 +93,8 @@ def normalize_ids(ids: Any, op: str) -> list[str]:
         if not rid:
             raise InvalidIDError(f"ids must be non-empty strings; ids[{i}] is empty in {op}")
     if len(set(items)) != len(items):
-        seen: set[str] = set()
-        dups = sorted({rid for rid in items if rid in seen or seen.add(rid)})
+        counts = Counter(items)
+        dups = sorted(rid for rid, c in counts.items() if c > 1)
         shown = ", ".join(repr(d) for d in dups[:10])
         raise DuplicateIDError(
             f"ids must be unique within one call; duplicated in {op}: {shown}"
@@ -168,9 +169,7 @@ def normalize_metadata(meta: Any, where: str, *, allow_none_values: bool) -> dic
     {'year': 2024, 'tags': ['a', 'b']}
     """
     if not isinstance(meta, Mapping):
-        raise InvalidMetadataError(
-            f"{where} must be a dict, got {type(meta).__name__} {meta!r}"
-        )
+        raise InvalidMetadataError(f"{where} must be a dict, got {type(meta).__name__} {meta!r}")
     out: dict[str, Any] = {}
     for key, value in meta.items():
         if not isinstance(key, str) or not key:
@@ -257,9 +256,7 @@ def normalize_texts(texts: Any, op: str) -> list[str]:
 
 def _check_length(field: str, got: int, n: int, op: str) -> None:
     if got != n:
-        raise InvalidArgumentError(
-            f"unequal lengths in {op}: {n} ids but {got} {field}"
-        )
+        raise InvalidArgumentError(f"unequal lengths in {op}: {n} ids but {got} {field}")
 
 
 def normalize_include(include: Any, allowed: frozenset[str], op: str) -> list[str]:
