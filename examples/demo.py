@@ -49,7 +49,7 @@ def main() -> None:
     t0 = time.perf_counter()
     client = vectorhouse.PersistentClient(path=PATH)
     col = client.get_collection("demo")
-    query = vectors[123] + 0.05 * rng.standard_normal(DIM).astype(np.float32)
+    query = vectors[123] + 0.02 * rng.standard_normal(DIM).astype(np.float32)
     res = col.query(query_embeddings=[query], n_results=3)
     print(f"reopened and ran the first query in {(time.perf_counter() - t0) * 1000:.0f} ms")
     print("nearest to a noisy copy of rec123:")

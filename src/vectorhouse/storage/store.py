@@ -311,7 +311,10 @@ class Store:
             cols.append("r.metadata")
         if embeddings:
             cols.append("r.embedding")
-        sql = f"SELECT {', '.join(cols)} FROM records r WHERE r.collection_id = ?"
+        # With rowids given, `+` keeps SQLite from scanning the collection's index
+        # instead of looking the rowids up directly.
+        scope = "+r.collection_id" if rowids is not None else "r.collection_id"
+        sql = f"SELECT {', '.join(cols)} FROM records r WHERE {scope} = ?"
         args: list[Any] = [collection_id]
         if rowids is not None:
             sql += f" AND r.rowid IN ({_JSON_IDS})"
