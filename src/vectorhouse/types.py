@@ -4,7 +4,7 @@ Results are plain dicts with Chroma's keys and shapes (so ``res["documents"]`` w
 exactly as with Chroma), and they also read as small typed objects::
 
     >>> import vectorhouse
-    >>> col = vectorhouse.Client().create_collection("t")
+    >>> col = vectorhouse.Client().create_collection("demo", embedding_function=None)
     >>> col.add(ids=["a"], embeddings=[[1.0, 0.0]], documents=["hello"])
     >>> res = col.query(query_embeddings=[[1.0, 0.0]], n_results=1)
     >>> res["documents"], res.hits[0][0].document

@@ -61,6 +61,7 @@ class Client:
         path: str | os.PathLike[str] | None = None,
     ) -> None:
         self.settings = settings or Settings()
+        self._verified: set[tuple[str, str]] = set()
         if path is None:
             self._path: Path | None = None
             self._key = f"memory:{uuid.uuid4()}"
@@ -126,7 +127,7 @@ class Client:
 
     def _collection(self, row: CollectionRow, embedding_function: Any) -> Collection:
         stored = row.configuration.get("embedding_function")
-        fn = resolve_embedding_function(stored, embedding_function, row.name)
+        fn = resolve_embedding_function(stored, embedding_function, row.name, row.dimension)
         return Collection(self, row, fn)
 
     def create_collection(

@@ -18,10 +18,16 @@ import numpy as np
 import numpy.typing as npt
 
 from vectorhouse.api import validation as v
+from vectorhouse.api.embedding import (
+    check_same_model,
+    fingerprint_of,
+    function_key,
+    stored_function_config,
+)
 from vectorhouse.embeddings.base import call_embedding_function
-from vectorhouse.errors import InvalidArgumentError
+from vectorhouse.errors import EmbeddingError, InvalidArgumentError
 from vectorhouse.filters.parse import And, parse_where, parse_where_document
-from vectorhouse.storage.store import CollectionRow, RecordRows
+from vectorhouse.storage.store import CollectionRow, RecordRows, text_hash
 from vectorhouse.types import (
     DEFAULT_GET_INCLUDE,
     DEFAULT_QUERY_INCLUDE,
@@ -105,7 +111,22 @@ class Collection:
                 " embeddings (vectors), not texts; pass embeddings=/query_embeddings=, or"
                 " open the collection with embedding_function="
             )
+        check_same_model(self._client, self._row.id, self.name, fn)
         return call_embedding_function(fn, texts, query=query)
+
+    def _embed_documents(
+        self, docs: list[str], op: str
+    ) -> tuple[npt.NDArray[np.float32], list[int | None]]:
+        """Embed documents, reusing vectors the collection's function already computed."""
+        if self._embedding_function is not None:
+            check_same_model(self._client, self._row.id, self.name, self._embedding_function)
+        known = self._engine.embedded_texts(self._row.id, docs) if docs else {}
+        missing = list(dict.fromkeys(d for d in docs if d not in known))
+        if missing:
+            fresh = self._embed(missing, op)
+            known.update(zip(missing, fresh, strict=True))
+        vectors = np.stack([known[d] for d in docs]).astype(np.float32, copy=False)
+        return vectors, [text_hash(d) for d in docs]
 
     def _records(
         self,
@@ -122,6 +143,7 @@ class Collection:
         npt.NDArray[np.float32] | None,
         list[str | None] | None,
         list[dict[str, Any] | None] | None,
+        list[int | None] | None,
     ]:
         id_list = v.normalize_ids(ids, op)
         n = len(id_list)
@@ -132,6 +154,7 @@ class Collection:
             else v.normalize_metadatas(metadatas, n, op, allow_none_values=allow_none_values)
         )
         vecs = None
+        hashes: list[int | None] | None = None
         if embeddings is not None:
             vecs = v.normalize_embeddings(embeddings, n, op)
             if len(vecs) != n:
@@ -139,14 +162,15 @@ class Collection:
                     f"unequal lengths in {op}: {n} ids but {len(vecs)} embeddings"
                 )
         elif docs is not None:
-            if any(d is None for d in docs):
+            texts = [d for d in docs if d is not None]
+            if len(texts) != n:
                 raise InvalidArgumentError(
                     f"{op}: every record needs a document to embed when no embeddings are given"
                 )
-            vecs = self._embed([d for d in docs if d is not None], op)
+            vecs, hashes = self._embed_documents(texts, op)
         elif require_vectors:
             raise InvalidArgumentError(f"{op} needs embeddings or documents")
-        return id_list, vecs, docs, metas
+        return id_list, vecs, docs, metas, hashes
 
     # -- writes ---------------------------------------------------------------------
 
@@ -168,7 +192,7 @@ class Collection:
         1
         """
         _no_multimodal(images, uris, "add")
-        id_list, vecs, docs, metas = self._records(
+        id_list, vecs, docs, metas, hashes = self._records(
             "add",
             ids,
             embeddings,
@@ -179,7 +203,9 @@ class Collection:
         )
         assert vecs is not None
         n = len(id_list)
-        self._engine.add(self._row.id, id_list, vecs, docs or [None] * n, metas or [None] * n)
+        self._engine.add(
+            self._row.id, id_list, vecs, docs or [None] * n, metas or [None] * n, hashes
+        )
 
     def upsert(
         self,
@@ -200,7 +226,7 @@ class Collection:
         [[3.0, 4.0]]
         """
         _no_multimodal(images, uris, "upsert")
-        id_list, vecs, docs, metas = self._records(
+        id_list, vecs, docs, metas, hashes = self._records(
             "upsert",
             ids,
             embeddings,
@@ -209,7 +235,7 @@ class Collection:
             require_vectors=True,
             allow_none_values=True,
         )
-        self._engine.upsert(self._row.id, id_list, vecs, docs, metas)
+        self._engine.upsert(self._row.id, id_list, vecs, docs, metas, doc_hashes=hashes)
 
     def update(
         self,
@@ -230,7 +256,7 @@ class Collection:
         [{'k': 2, 'x': 0}]
         """
         _no_multimodal(images, uris, "update")
-        id_list, vecs, docs, metas = self._records(
+        id_list, vecs, docs, metas, hashes = self._records(
             "update",
             ids,
             embeddings,
@@ -239,7 +265,9 @@ class Collection:
             require_vectors=False,
             allow_none_values=True,
         )
-        self._engine.upsert(self._row.id, id_list, vecs, docs, metas, insert_missing=False)
+        self._engine.upsert(
+            self._row.id, id_list, vecs, docs, metas, insert_missing=False, doc_hashes=hashes
+        )
 
     def delete(
         self, ids: Any = None, where: Any = None, where_document: Any = None
@@ -349,6 +377,78 @@ class Collection:
             queries = self._embed(v.normalize_texts(query_texts, "query"), "query", query=True)
         results = self._engine.query(self._row.id, queries, n, node, inc, id_list)
         return _query_result(results, inc)
+
+    # -- changing the model ---------------------------------------------------------
+
+    def reembed(
+        self,
+        embedding_function: Any,
+        *,
+        batch_size: int = 256,
+        delete_without_documents: bool = False,
+    ) -> dict[str, Any]:
+        """Re-embed every stored document with another model, then switch over at once.
+
+        New vectors are staged in storage batch by batch while reads keep using the old
+        ones; an interrupted run resumes where it stopped when called again with the
+        same function. Records without a document cannot be re-embedded: the call
+        refuses to start while there are any, unless ``delete_without_documents=True``.
+
+        >>> import vectorhouse
+        >>> col = vectorhouse.Client().create_collection(
+        ...     "re_demo", embedding_function=lambda texts: [[1.0, len(t)] for t in texts])
+        >>> col.add(ids=["a"], documents=["four"])
+        >>> col.reembed(lambda texts: [[len(t), 0.0, 1.0] for t in texts])
+        {'reembedded': 1, 'deleted_without_documents': []}
+        >>> col.get(include=["embeddings"])["embeddings"].tolist()
+        [[4.0, 0.0, 1.0]]
+        """
+        if embedding_function is None:
+            raise InvalidArgumentError("reembed needs an embedding function")
+        size = v.normalize_positive_int(batch_size, "batch_size", "reembed")
+        count, sample = self._engine.records_without_documents(self._row.id)
+        if count and not delete_without_documents:
+            raise InvalidArgumentError(
+                f"{count} record(s) of collection {self.name!r} have no document to"
+                f" re-embed, e.g. {', '.join(repr(s) for s in sample[:5])}; pass"
+                " delete_without_documents=True to delete them"
+            )
+        stored = stored_function_config(embedding_function)
+        fingerprint = fingerprint_of(embedding_function)
+        self._engine.start_reembed(self._row.id, {"function": stored, "fingerprint": fingerprint})
+        done = 0
+        while True:
+            batch = self._engine.records_to_reembed(self._row.id, size)
+            if batch:
+                texts = [str(doc) for _, _, doc, _ in batch]
+                vectors = call_embedding_function(embedding_function, texts)
+                if vectors.shape[1] != fingerprint["dimension"]:
+                    raise EmbeddingError("the new embedding function changed its dimension")
+                self._engine.stage_vectors(
+                    self._row.id,
+                    [(rowid, seq) for rowid, _, _, seq in batch],
+                    vectors,
+                    [text_hash(t) for t in texts],
+                )
+                done += len(batch)
+                continue
+            config = {
+                **self._row.configuration,
+                "embedding_function": stored,
+                "fingerprint": fingerprint,
+            }
+            deleted = self._engine.finish_reembed(
+                self._row.id,
+                config,
+                fingerprint["dimension"],
+                delete_without_documents=delete_without_documents,
+            )
+            if deleted is not None:
+                break
+        self._row = self._engine.collection_by_id(self._row.id)
+        self._embedding_function = embedding_function
+        self._client._verified.add((self._row.id, function_key(embedding_function)))
+        return {"reembedded": done, "deleted_without_documents": deleted}
 
     # -- collection settings --------------------------------------------------------
 

@@ -6,10 +6,22 @@ True
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from vectorhouse.embeddings.base import EmbeddingFunction, function_config, lookup
-from vectorhouse.errors import EmbeddingFunctionConflictError
+import numpy as np
+
+from vectorhouse.embeddings.base import (
+    EmbeddingFunction,
+    call_embedding_function,
+    function_config,
+    lookup,
+)
+from vectorhouse.errors import (
+    DimensionMismatchError,
+    EmbeddingDriftError,
+    EmbeddingFunctionConflictError,
+)
 
 
 class _NotGiven:
@@ -54,16 +66,19 @@ def stored_function_config(fn: Any) -> dict[str, Any] | None:
     return {"type": "legacy"} if cfg is None else {"type": "known", **cfg}
 
 
-def _describe(cfg: dict[str, Any] | None) -> str:
+def _describe(cfg: dict[str, Any] | None, dimension: int | None = None) -> str:
     if cfg is None:
         return "no embedding function (raw vectors only)"
     if cfg.get("type") == "legacy":
         return "a custom embedding function without a name"
     model = cfg.get("config", {}).get("model_name") or cfg.get("config", {}).get("model")
-    return f"{cfg['name']}/{model}" if model else str(cfg["name"])
+    label = f"{cfg['name']}/{model}" if model else str(cfg["name"])
+    return f"{label} ({dimension}-d)" if dimension else label
 
 
-def resolve_embedding_function(stored: dict[str, Any] | None, passed: Any, name: str) -> Any:
+def resolve_embedding_function(
+    stored: dict[str, Any] | None, passed: Any, name: str, dimension: int | None = None
+) -> Any:
     """The function to use for a collection opened with ``embedding_function=passed``.
 
     Not given: rebuild the stored one (None if it cannot be rebuilt). Given: it must
@@ -85,8 +100,81 @@ def resolve_embedding_function(stored: dict[str, Any] | None, passed: Any, name:
         and (given["name"] != stored["name"] or given.get("config") != stored.get("config"))
     ):
         raise EmbeddingFunctionConflictError(
-            f"collection {name!r} was built with {_describe(stored)}, but"
+            f"collection {name!r} was built with {_describe(stored, dimension)}, but"
             f" {_describe(given)} was passed; open it without embedding_function= to use"
             " its own, or use another collection for another model"
         )
     return passed
+
+
+PROBE_TEXT = "vectorhouse model fingerprint: the quick brown fox jumps over the lazy dog."
+"""The fixed text whose vector identifies a collection's model."""
+
+DRIFT_MIN_COSINE = 0.999
+"""The same model must reproduce the stored probe vector at least this closely."""
+
+
+def function_key(fn: Any) -> str:
+    """What identifies a function for the once-per-process model check.
+
+    >>> function_key(lambda texts: texts).startswith("object:")
+    True
+    """
+    cfg = stored_function_config(fn)
+    if cfg is None or cfg.get("type") == "legacy":
+        return f"object:{id(fn)}"
+    return json.dumps(cfg, sort_keys=True, default=str)
+
+
+def fingerprint_of(fn: Any) -> dict[str, Any]:
+    """The probe vector of ``fn``, as stored with a collection.
+
+    >>> fp = fingerprint_of(lambda texts: [[3.0, 4.0] for _ in texts])
+    >>> fp["dimension"], fp["vector"]
+    (2, [3.0, 4.0])
+    """
+    vector = call_embedding_function(fn, [PROBE_TEXT])[0]
+    return {
+        "probe": PROBE_TEXT,
+        "vector": [float(x) for x in vector],
+        "dimension": int(vector.shape[0]),
+    }
+
+
+def check_same_model(client: Any, cid: str, name: str, fn: Any) -> None:
+    """Before ``fn`` first embeds for a collection in this process, make sure it is the
+    model the collection was built with: same dimension, and the probe text's vector
+    within cosine 0.999 of the one stored when the collection first embedded.
+
+    Raises ``DimensionMismatchError`` or ``EmbeddingDriftError``; stores the fingerprint
+    if the collection has none yet.
+    """
+    key = (cid, function_key(fn))
+    if key in client._verified:
+        return
+    current = fingerprint_of(fn)
+    engine = client._engine
+    dimension = engine.collection_by_id(cid).dimension
+    if dimension is not None and dimension != current["dimension"]:
+        raise DimensionMismatchError(
+            f"collection {name!r} holds {dimension}-dimensional embeddings, but its embedding"
+            f" function {_label(fn)} returns {current['dimension']}-dimensional ones"
+        )
+    stored = engine.ensure_fingerprint(cid, current)
+    a = np.asarray(stored["vector"], dtype=np.float64)
+    b = np.asarray(current["vector"], dtype=np.float64)
+    cosine = (
+        float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) or 1.0)) if a.shape == b.shape else 0.0
+    )
+    if cosine < DRIFT_MIN_COSINE:
+        raise EmbeddingDriftError(
+            f"the embedding function {_label(fn)} no longer gives the vectors collection"
+            f" {name!r} was built with (probe cosine {cosine:.4f} < {DRIFT_MIN_COSINE}):"
+            " the model, its weights or its provider changed. Searching would silently"
+            " mix two models; re-embed the collection with collection.reembed(function)"
+        )
+    client._verified.add(key)
+
+
+def _label(fn: Any) -> str:
+    return _describe(stored_function_config(fn))

@@ -14,6 +14,7 @@ must run inside ``store.tx.atomic()``; the engine opens that transaction.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
@@ -105,6 +106,15 @@ def metadata_rows(rowid: int, metadata: Mapping[str, Any]) -> Iterator[tuple[Any
                 yield (rowid, key, *_typed(item), 1)
         else:
             yield (rowid, key, *_typed(value), 0)
+
+
+def text_hash(text: str) -> int:
+    """The stored hash of a document: sha256's first 8 bytes as a signed integer.
+
+    >>> text_hash("hello") == text_hash("hello") != text_hash("hello!")
+    True
+    """
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big", signed=True)
 
 
 def _typed(value: Any) -> tuple[Any, Any, Any]:
@@ -380,11 +390,13 @@ class Store:
         documents: Sequence[str | None],
         metadatas: Sequence[Mapping[str, Any] | None],
         seq: int,
+        doc_hashes: Sequence[int | None] | None = None,
     ) -> npt.NDArray[np.int64]:
         """Insert new records; returns their rowids in input order."""
+        hashes = doc_hashes if doc_hashes is not None else [None] * len(ids)
         self.conn.executemany(
             "INSERT INTO records (collection_id, id, document, metadata, embedding, seq,"
-            " vector_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " vector_seq, doc_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (
                     collection_id,
@@ -394,8 +406,11 @@ class Store:
                     embedding_blob(vec),
                     seq,
                     seq,
+                    h,
                 )
-                for rid, doc, meta, vec in zip(ids, documents, metadatas, embeddings, strict=True)
+                for rid, doc, meta, vec, h in zip(
+                    ids, documents, metadatas, embeddings, hashes, strict=True
+                )
             ),
         )
         mapping = self.rowids_for(collection_id, ids)
@@ -427,14 +442,20 @@ class Store:
         embeddings: npt.NDArray[np.float32] | None = None,
         documents: Sequence[str | None] | None = None,
         metadatas: Sequence[Mapping[str, Any] | None] | None = None,
+        doc_hashes: Sequence[int | None] | None = None,
     ) -> None:
-        """Overwrite the given fields of existing records (metadata already merged)."""
+        """Overwrite the given fields of existing records (metadata already merged).
+
+        ``doc_hashes`` goes with ``embeddings``: the hash of the text each vector was
+        computed from by the collection's function, or None for supplied vectors.
+        """
         sets = ["seq = ?"]
         columns: list[Sequence[Any]] = []
         if embeddings is not None:
-            sets += ["embedding = ?", "vector_seq = ?"]
+            sets += ["embedding = ?", "vector_seq = ?", "doc_hash = ?"]
             columns.append([embedding_blob(v) for v in embeddings])
             columns.append([seq] * len(rowids))
+            columns.append(list(doc_hashes) if doc_hashes is not None else [None] * len(rowids))
         if documents is not None:
             sets.append("document = ?")
             columns.append(list(documents))
@@ -463,3 +484,80 @@ class Store:
             (collection_id, seq, payload),
         )
         self.conn.execute(f"DELETE FROM records WHERE rowid IN ({_JSON_IDS})", (payload,))
+
+    # -- embedding reuse ------------------------------------------------------------
+
+    def embedded_texts(
+        self, collection_id: str, texts: Sequence[str], dim: int
+    ) -> dict[str, npt.NDArray[np.float32]]:
+        """Vectors the collection's function already computed for any of ``texts``."""
+        hashes = sorted({text_hash(t) for t in texts})
+        if not hashes:
+            return {}
+        rows = self.conn.execute(
+            "SELECT document, embedding FROM records WHERE collection_id = ?"
+            f" AND doc_hash IN ({_JSON_IDS})",
+            (collection_id, dumps(hashes)),
+        ).fetchall()
+        wanted = set(texts)
+        return {doc: blobs_to_array([blob], dim)[0] for doc, blob in rows if doc in wanted}
+
+    # -- re-embedding ---------------------------------------------------------------
+
+    def reembed_run(self, collection_id: str) -> dict[str, Any] | None:
+        """The function config of an unfinished re-embedding run, or None."""
+        row = self.conn.execute(
+            "SELECT function FROM reembed_runs WHERE collection_id = ?", (collection_id,)
+        ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def start_reembed_run(self, collection_id: str, function: Mapping[str, Any]) -> None:
+        """Record a new run (dropping vectors staged by a run for another function)."""
+        self.conn.execute("DELETE FROM reembed_staging WHERE collection_id = ?", (collection_id,))
+        self.conn.execute(
+            "INSERT OR REPLACE INTO reembed_runs (collection_id, function) VALUES (?, ?)",
+            (collection_id, dumps(dict(function))),
+        )
+
+    def records_to_reembed(
+        self, collection_id: str, limit: int
+    ) -> list[tuple[int, str, str | None, int]]:
+        """``(rowid, id, document, seq)`` of records with no up-to-date staged vector."""
+        rows = self.conn.execute(
+            "SELECT r.rowid, r.id, r.document, r.seq FROM records r"
+            " LEFT JOIN reembed_staging s"
+            " ON s.collection_id = r.collection_id AND s.rowid = r.rowid"
+            " WHERE r.collection_id = ? AND r.document IS NOT NULL"
+            " AND (s.rowid IS NULL OR s.seq < r.seq)"
+            " ORDER BY r.rowid LIMIT ?",
+            (collection_id, limit),
+        ).fetchall()
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def stage_vectors(
+        self,
+        collection_id: str,
+        rows: Sequence[tuple[int, int]],
+        vectors: npt.NDArray[np.float32],
+        hashes: Sequence[int | None],
+    ) -> None:
+        """Stage re-embedded vectors for ``(rowid, seq)`` rows."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO reembed_staging (collection_id, rowid, seq, embedding,"
+            " doc_hash) VALUES (?, ?, ?, ?, ?)",
+            (
+                (collection_id, rowid, seq, embedding_blob(vec), h)
+                for (rowid, seq), vec, h in zip(rows, vectors, hashes, strict=True)
+            ),
+        )
+
+    def finish_reembed_run(self, collection_id: str, seq: int) -> None:
+        """Swap staged vectors in for every record, then forget the run."""
+        self.conn.execute(
+            "UPDATE records SET embedding = s.embedding, doc_hash = s.doc_hash,"
+            " vector_seq = ?, seq = ? FROM reembed_staging s"
+            " WHERE s.collection_id = ? AND records.rowid = s.rowid",
+            (seq, seq, collection_id),
+        )
+        self.conn.execute("DELETE FROM reembed_staging WHERE collection_id = ?", (collection_id,))
+        self.conn.execute("DELETE FROM reembed_runs WHERE collection_id = ?", (collection_id,))
