@@ -31,3 +31,13 @@ typecheck: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks against chromadb 1.5.9 (its own venv, benchmarks/.venv-chroma, made on first
+# use). Results: benchmarks/results/*.json and benchmarks/RESULTS.md. BENCH_ARGS passes
+# more options to benchmarks/bench.py (see its --help), e.g. BENCH_ARGS="--cpus 1".
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/bench.py --scale $(BENCH_ARGS)
+
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/bench.py --quick $(BENCH_ARGS)

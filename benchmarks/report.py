@@ -1,0 +1,186 @@
+"""Render benchmarks/results/*.json as tables and regenerate benchmarks/RESULTS.md.
+
+bench.py calls this after every run; to rebuild RESULTS.md by hand::
+
+    .venv/bin/python benchmarks/report.py
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS_DIR = HERE / "results"
+RESULTS_MD = HERE / "RESULTS.md"
+
+
+def fmt(value: Any, decimals: int | None = None) -> str:
+    """A number for a table: thousands separators, fewer decimals as it grows."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if decimals is not None:
+        return f"{value:,.{decimals}f}"
+    size = abs(value)
+    if size >= 100:
+        return f"{value:,.0f}"
+    if size >= 10:
+        return f"{value:.1f}"
+    if size >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def fmt_ratio(ratio: float | None) -> str:
+    if ratio is None:
+        return "—"
+    return f"{ratio:.3g}x"
+
+
+def met_cell(met: bool | None) -> str:
+    return {True: "met", False: "**missed**", None: ""}[met]
+
+
+def compare_table(result: dict[str, Any]) -> str:
+    """The side-by-side table of a comparison run."""
+    chroma = result["versions"].get("chroma", {}).get("chromadb", "?")
+    lines = [
+        f"| measure | vectorhouse | chroma {chroma} | ratio vh/chroma | target | met? |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    for row in result["summary"]:
+        d = row.get("decimals")
+        lines.append(
+            f"| {row['label']} | {fmt(row['vectorhouse'], d)} | {fmt(row['chroma'], d)}"
+            f" | {fmt_ratio(row['ratio'])} | {row['target'] or ''} | {met_cell(row['met'])} |"
+        )
+    return "\n".join(lines)
+
+
+def scale_table(result: dict[str, Any]) -> str:
+    """The table of a vectorhouse-only scale run."""
+    lines = ["| measure | vectorhouse |", "|---|---:|"]
+    for row in result["summary"]:
+        lines.append(f"| {row['label']} | {fmt(row['vectorhouse'], row.get('decimals'))} |")
+    sweep = result.get("sweep", [])
+    if sweep:
+        lines += [
+            "",
+            "| ef_search | recall@10 | p50 ms | p99 ms | QPS |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for p in sweep:
+            lines.append(
+                f"| {p['ef_search']} | {p['recall']:.4f} | {fmt(p['p50_ms'])}"
+                f" | {fmt(p['p99_ms'])} | {fmt(p['qps'])} |"
+            )
+    return "\n".join(lines)
+
+
+def table(result: dict[str, Any]) -> str:
+    return scale_table(result) if result["kind"] == "scale" else compare_table(result)
+
+
+def _profile_lines(profile: dict[str, Any], top: int = 6) -> list[str]:
+    total = profile["total_s"] or 1.0
+    lines = [
+        f"  cProfile of the vectorhouse section ({profile['total_s']:.2f} s under the"
+        " profiler), functions by own time:",
+        "",
+        "  | function | calls | own s | share |",
+        "  |---|---:|---:|---:|",
+    ]
+    for row in profile["top_tottime"][:top]:
+        share = 100 * row["tottime_s"] / total
+        lines.append(
+            f"  | `{row['function']}` | {row['ncalls']:,} | {row['tottime_s']:.3f} | {share:.0f}% |"
+        )
+    lines.append("")
+    return lines
+
+
+def missed_section(result: dict[str, Any]) -> list[str]:
+    """Every missed target with its measured number and what the harness found about it."""
+    missed = [row for row in result.get("summary", []) if row.get("met") is False]
+    if not missed:
+        return []
+    lines = ["#### Missed targets", ""]
+    for row in missed:
+        d = row.get("decimals")
+        lines.append(
+            f"- **{row['label']}**: target {row['target']}; measured"
+            f" {fmt_ratio(row['ratio'])} (vectorhouse {fmt(row['vectorhouse'], d)},"
+            f" chroma {fmt(row['chroma'], d)}){row.get('why_missed', '')}."
+        )
+        for note in row.get("cause_notes", []):
+            lines.append(f"  {note}")
+        profile = row.get("profile")
+        if profile:
+            lines.append("")
+            lines += _profile_lines(profile)
+    lines.append("")
+    return lines
+
+
+def section(result: dict[str, Any]) -> str:
+    """One result file as a RESULTS.md section."""
+    m = result["machine"]
+    s = result["settings"]
+    lines = [f"## {result['title']}", ""]
+    if result.get("notes"):
+        lines += ["\n>\n".join(f"> {note}" for note in result["notes"]), ""]
+    vh = result["versions"].get("vectorhouse", {})
+    ch = result["versions"].get("chroma", {})
+    version_text = ", ".join(f"{k} {v}" for k, v in vh.items())
+    if ch:
+        version_text += "; chroma venv: " + ", ".join(f"{k} {v}" for k, v in ch.items())
+    lines += [
+        f"- Date: {result['date']} (took {result['elapsed_s'] / 60:.1f} min); git {result['git']}",
+        f"- Command: `{result['command']}`",
+        f"- Machine: {m['cpu_model']}, {m['cores']} cores ({m['simd']}),"
+        f" {m['mem_total_gib']} GiB, {m['platform']}; load average"
+        f" {m['loadavg_start']} at start, {m['loadavg_end']} at end",
+        f"- Versions: {version_text}",
+        f"- CPU set and threads: {s['cpu_policy']}",
+        f"- Data: {s['data']}",
+        f"- Method: {s['method']}",
+    ]
+    if result.get("errors"):
+        lines.append(f"- **Errors**: {'; '.join(result['errors'])}")
+    lines += ["", table(result), ""]
+    lines += missed_section(result)
+    lines.append(f"Raw numbers: `benchmarks/results/{result['name']}.json`.")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def load_results(results_dir: Path = RESULTS_DIR) -> list[dict[str, Any]]:
+    """Every result file, full comparisons first, then scale runs, then smoke runs."""
+    results = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
+    return sorted(results, key=lambda r: (r.get("order", 9), r["name"]))
+
+
+def write_results_md(results_dir: Path = RESULTS_DIR, path: Path = RESULTS_MD) -> Path:
+    """Regenerate RESULTS.md from the result files."""
+    parts = [
+        "# Benchmarks: vectorhouse vs chromadb",
+        "",
+        "Generated by `benchmarks/report.py` from `benchmarks/results/*.json`; do not edit by"
+        " hand. `make bench` runs the full comparison (200,000 records, 3 repetitions) and the"
+        " 1,000,000-record vectorhouse scale run; `make bench-quick` runs a small smoke test."
+        " Ratios are vectorhouse / chroma medians from the same run on the same machine.",
+        "",
+    ]
+    results = load_results(results_dir)
+    if not results:
+        parts.append("No results yet.")
+    parts += [section(r) for r in results]
+    path.write_text("\n".join(parts).rstrip() + "\n")
+    return path
+
+
+if __name__ == "__main__":
+    print(write_results_md())
