@@ -14,6 +14,7 @@ from vectorhouse.api.client import Client, EphemeralClient, PersistentClient
 from vectorhouse.api.collection import Collection
 from vectorhouse.config import Settings
 from vectorhouse.embeddings.base import EmbeddingFunction
+from vectorhouse.embeddings.default import DefaultEmbeddingFunction
 from vectorhouse.errors import (
     ClientClosedError,
     CollectionExistsError,
@@ -48,6 +49,7 @@ __all__ = [
     "CollectionNotFoundError",
     "ConflictError",
     "DatabaseLockedError",
+    "DefaultEmbeddingFunction",
     "DimensionMismatchError",
     "DuplicateIDError",
     "EmbeddingDriftError",

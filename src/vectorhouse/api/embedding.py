@@ -88,8 +88,6 @@ def resolve_embedding_function(
         if stored is None or stored.get("type") != "known":
             return None
         cls = lookup(stored["name"])
-        if cls is None and stored["name"] == "default":
-            return default_embedding_function()
         return None if cls is None else cls.build_from_config(stored.get("config", {}))
     if passed is None or stored is None or stored.get("type") == "legacy":
         return passed

@@ -22,6 +22,7 @@ with a collection and rebuilt later, it also names itself and round-trips its co
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -90,6 +91,14 @@ class EmbeddingFunction:
 
 _REGISTRY: dict[str, type[EmbeddingFunction]] = {}
 
+BUILTIN_PROVIDERS: dict[str, str] = {
+    "default": "vectorhouse.embeddings.default",
+    "ollama": "vectorhouse.embeddings.ollama",
+    "openai": "vectorhouse.embeddings.openai",
+    "sentence_transformer": "vectorhouse.embeddings.sentence_transformer",
+}
+"""Registered name -> the module whose import registers it, imported on first lookup."""
+
 E = TypeVar("E", bound=type[EmbeddingFunction])
 
 
@@ -113,7 +122,11 @@ def lookup(name: str) -> type[EmbeddingFunction] | None:
 
     >>> lookup("no-such-function") is None
     True
+    >>> lookup("openai").__name__
+    'OpenAIEmbeddingFunction'
     """
+    if name not in _REGISTRY and name in BUILTIN_PROVIDERS:
+        importlib.import_module(BUILTIN_PROVIDERS[name])
     return _REGISTRY.get(name)
 
 
