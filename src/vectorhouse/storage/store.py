@@ -117,6 +117,31 @@ def text_hash(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big", signed=True)
 
 
+def _selection(
+    collection_id: str,
+    rowids: Sequence[int] | None,
+    ids: Sequence[str] | None,
+    node: Node | None,
+) -> tuple[str, list[Any]]:
+    """The WHERE clause (over ``records r``) selecting records by rowids, ids and filter."""
+    # With rowids given, `+` keeps SQLite from scanning the collection's index
+    # instead of looking the rowids up directly.
+    scope = "+r.collection_id" if rowids is not None else "r.collection_id"
+    sql = f"{scope} = ?"
+    args: list[Any] = [collection_id]
+    if rowids is not None:
+        sql += f" AND r.rowid IN ({_JSON_IDS})"
+        args.append(dumps([int(x) for x in rowids]))
+    if ids is not None:
+        sql += f" AND r.id IN ({_JSON_IDS})"
+        args.append(dumps(list(ids)))
+    if node is not None:
+        expr, params = to_sql(node)
+        sql += f" AND ({expr})"
+        args.extend(params)
+    return sql, args
+
+
 def _typed(value: Any) -> tuple[Any, Any, Any]:
     if isinstance(value, bool):
         return (None, None, int(value))
@@ -287,16 +312,10 @@ class Store:
         ids: Sequence[str] | None = None,
     ) -> npt.NDArray[np.int64]:
         """Rowids of the records matching a filter (and, if given, among ``ids``)."""
-        sql = "SELECT r.rowid FROM records r WHERE r.collection_id = ?"
-        args: list[Any] = [collection_id]
-        if ids is not None:
-            sql += f" AND r.id IN ({_JSON_IDS})"
-            args.append(dumps(list(ids)))
-        if node is not None:
-            expr, params = to_sql(node)
-            sql += f" AND ({expr})"
-            args.extend(params)
-        rows = self.conn.execute(sql + " ORDER BY r.rowid", args).fetchall()
+        where, args = _selection(collection_id, None, ids, node)
+        rows = self.conn.execute(
+            f"SELECT r.rowid FROM records r WHERE {where} ORDER BY r.rowid", args
+        ).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     def read(
@@ -321,21 +340,8 @@ class Store:
             cols.append("r.metadata")
         if embeddings:
             cols.append("r.embedding")
-        # With rowids given, `+` keeps SQLite from scanning the collection's index
-        # instead of looking the rowids up directly.
-        scope = "+r.collection_id" if rowids is not None else "r.collection_id"
-        sql = f"SELECT {', '.join(cols)} FROM records r WHERE {scope} = ?"
-        args: list[Any] = [collection_id]
-        if rowids is not None:
-            sql += f" AND r.rowid IN ({_JSON_IDS})"
-            args.append(dumps([int(x) for x in rowids]))
-        if ids is not None:
-            sql += f" AND r.id IN ({_JSON_IDS})"
-            args.append(dumps(list(ids)))
-        if node is not None:
-            expr, params = to_sql(node)
-            sql += f" AND ({expr})"
-            args.extend(params)
+        where, args = _selection(collection_id, rowids, ids, node)
+        sql = f"SELECT {', '.join(cols)} FROM records r WHERE {where}"
         sql += " ORDER BY r.rowid LIMIT ? OFFSET ?"
         args.extend([-1 if limit is None else limit, offset])
         rows = self.conn.execute(sql, args).fetchall()
