@@ -73,7 +73,8 @@ class Collection:
 
     @property
     def configuration_json(self) -> dict[str, Any]:
-        """The stored configuration as JSON-ready data."""
+        """The stored configuration as JSON-ready data (read fresh from storage)."""
+        self._row = self._engine.collection_by_id(self._row.id)
         return dict(self._row.configuration)
 
     @property
