@@ -53,7 +53,9 @@ class Settings:
     index_rebuild_deleted_fraction: float = 0.3
     """Rebuild an index whose graph holds more than this fraction of deleted slots."""
     exact_search_max_candidates: int = 5_000
-    """Filtered queries with at most this many matching records use exact search."""
+    """Queries over at most this many records (after filtering) use exact search."""
+    exact_copy_max_vectors: int = 20_000
+    """Collections up to this size also keep an exact in-memory copy of their vectors."""
     max_batch_size: int = 100_000
     """What ``get_max_batch_size()`` reports; larger calls still work, chunked inside."""
 

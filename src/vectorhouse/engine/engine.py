@@ -42,7 +42,7 @@ from vectorhouse.errors import (
     InvalidArgumentError,
 )
 from vectorhouse.index.base import IndexParams, Labels, SearchResult
-from vectorhouse.index.flat import exact_search
+from vectorhouse.index.flat import FlatIndex, exact_search
 from vectorhouse.index.hnsw import HnswIndex
 from vectorhouse.storage.store import CollectionRow, RecordRows, Store
 
@@ -57,6 +57,20 @@ class _IndexState:
     index: HnswIndex
     watermark: int
     unsaved: int = 0
+    flat: FlatIndex | None = None
+    """An exact copy of the vectors, kept while the collection is small."""
+
+    def add(self, labels: Labels, vectors: npt.NDArray[np.float32], mirror_max: int) -> None:
+        self.index.add(labels, vectors)
+        if self.flat is not None:
+            self.flat.add(labels, vectors)
+            if len(self.flat) > mirror_max:
+                self.flat = None  # grown past the size where an exact copy pays off
+
+    def remove(self, labels: Labels) -> None:
+        self.index.remove(labels)
+        if self.flat is not None:
+            self.flat.remove(labels)
 
 
 @dataclass
@@ -476,23 +490,40 @@ class Engine:
         if k == 0:
             empty = np.zeros(0, dtype=np.int64)
             return SearchResult([empty] * len(queries), [np.zeros(0, np.float32)] * len(queries))
-        if allowed is not None and n_candidates <= self.settings.exact_search_max_candidates:
-            return self._exact(state, queries, k, allowed)
+        if n_candidates <= self.settings.exact_search_max_candidates:
+            return self._exact(row, state, queries, k, allowed)
         result = index.search(queries, k, allowed)
         short = [i for i, labels in enumerate(result.labels) if len(labels) < k]
         if short:
-            candidates = allowed if allowed is not None else index.labels()
-            fallback = self._exact(state, queries[short], k, candidates)
+            fallback = self._exact(row, state, queries[short], k, allowed)
             for j, i in enumerate(short):
                 result.labels[i] = fallback.labels[j]
                 result.distances[i] = fallback.distances[j]
         return result
 
     def _exact(
-        self, state: _IndexState, queries: npt.NDArray[np.float32], k: int, labels: Labels
+        self,
+        row: CollectionRow,
+        state: _IndexState,
+        queries: npt.NDArray[np.float32],
+        k: int,
+        allowed: Labels | None,
     ) -> SearchResult:
-        vectors = state.index.get_vectors(labels)
-        return exact_search(queries, vectors, labels, k, state.index.params.space)
+        """Exact search over the allowed records (all when None): from the in-memory copy
+        when the collection has one, else over vectors read from storage."""
+        if state.flat is not None:
+            return state.flat.search(queries, k, allowed)
+        rows = self.store.read(
+            row.id,
+            dimension=row.dimension,
+            rowids=None if allowed is None else allowed.tolist(),
+            documents=False,
+            metadatas=False,
+            embeddings=True,
+        )
+        assert rows.embeddings is not None
+        labels = np.asarray(rows.rowids, dtype=np.int64)
+        return exact_search(queries, rows.embeddings, labels, k, state.index.params.space)
 
     def _filtered(self, row: CollectionRow, node: Node | None, ids: Sequence[str] | None) -> Labels:
         key = (row.id, row.last_seq, (node, None if ids is None else tuple(ids)))
@@ -640,15 +671,13 @@ class Engine:
                 return
             # The collection's first vectors: start its index here.
             row = self.collection_by_id(cid)
-            state = _IndexState(
-                HnswIndex(index_params(row), add_threads=ADD_THREADS), watermark=row_before.last_seq
-            )
+            state = self._new_state(index_params(row), row_before.last_seq, with_copy=True)
             self._indexes[cid] = state
         if labels is not None and vectors is not None and len(labels):
-            state.index.add(labels, vectors)
+            state.add(labels, vectors, self.settings.exact_copy_max_vectors)
             state.unsaved += len(labels)
         if removed is not None and len(removed):
-            state.index.remove(removed)
+            state.remove(removed)
             state.unsaved += len(removed)
         if state.watermark == row_before.last_seq:
             # Nobody else wrote in between: the index now reflects everything up to seq.
@@ -678,32 +707,51 @@ class Engine:
             self._catch_up(row, state)
         if state.index.deleted_fraction > self.settings.index_rebuild_deleted_fraction:
             log.info("rebuilding the index of %r to drop deleted entries", row.name)
-            state = _IndexState(HnswIndex(params, add_threads=ADD_THREADS), watermark=0)
+            state = self._new_state(params, 0, with_copy=self._small(row.id))
             self._indexes[row.id] = state
             self._catch_up(row, state)
         return state
 
+    def _small(self, cid: str) -> bool:
+        return self.store.count(cid) <= self.settings.exact_copy_max_vectors
+
+    def _new_state(self, params: IndexParams, watermark: int, *, with_copy: bool) -> _IndexState:
+        return _IndexState(
+            HnswIndex(params, add_threads=ADD_THREADS),
+            watermark=watermark,
+            flat=FlatIndex(params) if with_copy else None,
+        )
+
     def _load_or_new(self, row: CollectionRow, params: IndexParams) -> _IndexState:
+        small = self._small(row.id)
         if self.files is not None:
             loaded = self.files.load(row.id, params)
             if loaded is not None:
-                return _IndexState(loaded[0], watermark=loaded[1])
+                state = _IndexState(loaded[0], watermark=loaded[1])
+                if small:
+                    state.flat = FlatIndex(params)
+                    # The copy starts from storage as it is now; the catch-up that
+                    # follows replays writes past the watermark into both (harmlessly).
+                    for labels, vectors in self.store.vectors_since(row.id, 0, params.dim):
+                        state.flat.add(labels, vectors)
+                return state
             if self.store.count(row.id) > 0:
                 log.warning(
                     "no usable index file for collection %r; rebuilding it from storage",
                     row.name,
                 )
-        return _IndexState(HnswIndex(params, add_threads=ADD_THREADS), watermark=0)
+        return self._new_state(params, 0, with_copy=small)
 
     def _catch_up(self, row: CollectionRow, state: _IndexState) -> None:
         assert row.dimension is not None
         changed = 0
+        mirror_max = self.settings.exact_copy_max_vectors
         for labels, vectors in self.store.vectors_since(row.id, state.watermark, row.dimension):
-            state.index.add(labels, vectors)
+            state.add(labels, vectors, mirror_max)
             changed += len(labels)
         removed = self.store.deleted_since(row.id, state.watermark)
         if len(removed):
-            state.index.remove(removed)
+            state.remove(removed)
         state.unsaved += changed + len(removed)
         state.watermark = row.last_seq
 

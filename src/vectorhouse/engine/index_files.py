@@ -101,14 +101,29 @@ class IndexFiles:
         )
         _fsync(tmp_manifest)
         os.replace(tmp_manifest, manifest)
+        self._prune(collection_id, seq)
+
+    def _prune(self, collection_id: str, keep: int) -> None:
+        """Remove older generations, and what saves that died half-way left behind:
+        graphs without a manifest and temporary files of processes that are gone."""
         for old in self._generations(collection_id):
-            if old < seq:
+            if old < keep:
                 self._unlink(*reversed(self._paths(collection_id, old)))
+        for entry in self.directory.glob(f"{collection_id}.*.hnsw"):
+            parts = entry.name.split(".")
+            if len(parts) == 3 and parts[1].isdigit() and int(parts[1]) < keep:
+                self._unlink(entry)
+        for entry in self.directory.glob(f".{collection_id}.*.tmp"):
+            pid = entry.name.split(".")[-2]
+            if pid.isdigit() and not _process_alive(int(pid)):
+                self._unlink(entry)
 
     def remove_all(self, collection_id: str) -> None:
-        """Remove every saved generation of a collection."""
+        """Remove every saved generation of a collection, and leftovers of failed saves."""
         for seq in self._generations(collection_id):
             self._unlink(*reversed(self._paths(collection_id, seq)))
+        if self.directory.is_dir():
+            self._prune(collection_id, 2**63)
 
     @staticmethod
     def _unlink(*paths: Path) -> None:
@@ -122,6 +137,18 @@ def _identity(params: object) -> object:
     if not isinstance(params, dict):
         return params
     return {k: v for k, v in params.items() if k != "ef_search"}
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # this process is not saving this collection right now
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _fsync(path: Path) -> None:

@@ -1,0 +1,73 @@
+"""Exact search for small candidate sets, the HNSW graph for large ones, and a query
+always returns min(n_results, matching records) results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import vectorhouse
+from vectorhouse.index.flat import exact_search
+
+N, DIM = 12_000, 24
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(99)
+    centres = rng.standard_normal((60, DIM)).astype(np.float32)
+    labels = rng.integers(0, 60, N)
+    vectors = centres[labels] + 0.35 * rng.standard_normal((N, DIM)).astype(np.float32)
+    return vectors, labels
+
+
+def _collection(
+    data: tuple[np.ndarray, np.ndarray], settings: vectorhouse.Settings | None = None
+) -> vectorhouse.Collection:
+    vectors, labels = data
+    col = vectorhouse.Client(settings).create_collection("planner", embedding_function=None)
+    col.add(
+        ids=[f"r{i}" for i in range(N)],
+        embeddings=vectors,
+        metadatas=[{"cluster": int(c), "half": i % 2 == 0} for i, c in enumerate(labels)],
+    )
+    return col
+
+
+def _recall(got: list[list[str]], want: list[np.ndarray]) -> float:
+    hits = sum(len({f"r{x}" for x in w} & set(g)) for g, w in zip(got, want, strict=True))
+    return hits / sum(len(w) for w in want)
+
+
+def test_graph_queries_reach_recall_and_filtered_ones_are_complete(data) -> None:
+    vectors, labels = data
+    col = _collection(data)
+    queries = vectors[:100] + 0.05
+    everyone = np.arange(N, dtype=np.int64)
+    want = exact_search(queries, vectors, everyone, 10, "l2").labels
+    got = col.query(query_embeddings=queries, n_results=10, include=[])["ids"]
+    assert _recall(got, want) >= 0.95
+
+    half = everyone[everyone % 2 == 0]
+    want = exact_search(queries, vectors[half], half, 10, "l2").labels
+    res = col.query(query_embeddings=queries, n_results=10, where={"half": True}, include=[])
+    assert all(len(ids) == 10 for ids in res["ids"])
+    assert all(int(i[1:]) % 2 == 0 for ids in res["ids"] for i in ids)
+    assert _recall(res["ids"], want) >= 0.95
+
+    small = everyone[labels == 7]
+    want = exact_search(queries, vectors[small], small, 10, "l2").labels
+    res = col.query(query_embeddings=queries, n_results=10, where={"cluster": 7}, include=[])
+    assert _recall(res["ids"], want) == 1.0  # small candidate set: exact
+
+
+def test_a_filter_that_cuts_the_graph_still_returns_every_match(data) -> None:
+    vectors, labels = data
+    # No exact shortcuts: force the graph, so only the fallback can save the query.
+    settings = vectorhouse.Settings(exact_search_max_candidates=0, exact_copy_max_vectors=0)
+    col = _collection(data, settings)
+    far = [f"r{i}" for i in np.flatnonzero(labels == 3)[:2]] + ["r5"]
+    res = col.query(query_embeddings=vectors[labels == 11][:3], n_results=10, ids=far, include=[])
+    assert [sorted(ids) for ids in res["ids"]] == [sorted(far)] * 3
+    res = col.query(query_embeddings=vectors[:2], n_results=N + 5, include=[])
+    assert [len(ids) for ids in res["ids"]] == [N, N]
