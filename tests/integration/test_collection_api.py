@@ -274,3 +274,21 @@ def test_large_batch_is_one_atomic_call(client: Client, rng: np.random.Generator
     assert col.count() == n
     assert col.delete(ids=ids[:35_000]) == {"deleted": 35_000}
     assert col.count() == 5_000
+
+
+def test_none_document_or_metadata_in_upsert_keeps_what_is_stored(client: Client) -> None:
+    col = client.create_collection("docs")
+    _seed(col)
+    col.upsert(
+        ids=["doc1", "doc2", "new"],
+        embeddings=[[1, 1, 0], [0, 1, 1], [1, 1, 1]],
+        documents=[None, "replaced", None],
+        metadatas=[None, {"k": 1}, None],
+    )
+    res = col.get(ids=["doc1", "doc2", "new"])
+    assert res["documents"] == ["I love Python programming", "replaced", None]
+    assert res["metadatas"] == [
+        {"source": "manual", "year": 2024},
+        {"source": "web", "tags": ["food"], "k": 1},
+        None,
+    ]

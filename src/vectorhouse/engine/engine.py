@@ -341,22 +341,31 @@ class Engine:
                     vector_parts.append(new_vecs)
                 if old_pos:
                     rowids = [existing[ids[i]] for i in old_pos]
-                    merged = None
-                    if metadatas is not None:
-                        current = self.store.read(
-                            cid, dimension=None, rowids=rowids, documents=False
-                        )
-                        by_rowid = dict(zip(current.rowids, current.metadatas or [], strict=True))
-                        merged = [
-                            _merge_metadata(by_rowid.get(r), metadatas[i])
-                            for r, i in zip(rowids, old_pos, strict=True)
-                        ]
+                    merged = new_docs = None
+                    if metadatas is not None or documents is not None:
+                        # None means "keep what is stored", for a document as for metadata.
+                        current = self.store.read(cid, dimension=None, rowids=rowids)
+                        where = {r: p for p, r in enumerate(current.rowids)}
+                        if metadatas is not None:
+                            assert current.metadatas is not None
+                            merged = [
+                                _merge_metadata(current.metadatas[where[r]], metadatas[i])
+                                for r, i in zip(rowids, old_pos, strict=True)
+                            ]
+                        if documents is not None:
+                            assert current.documents is not None
+                            new_docs = [
+                                current.documents[where[r]]
+                                if documents[i] is None
+                                else documents[i]
+                                for r, i in zip(rowids, old_pos, strict=True)
+                            ]
                     old_vecs = None if embeddings is None else embeddings[old_pos]
                     self.store.update(
                         rowids,
                         seq,
                         embeddings=old_vecs,
-                        documents=None if documents is None else [documents[i] for i in old_pos],
+                        documents=new_docs,
                         metadatas=merged,
                         doc_hashes=None if doc_hashes is None else [doc_hashes[i] for i in old_pos],
                     )
