@@ -311,7 +311,7 @@ def _read_file_info(path: Path, params: IndexParams) -> _FileInfo:
     words = np.ndarray((count, per_element // 4), "<u4", mm, _HEADER.size)
     for start in range(0, count, _ROWS_PER_CHUNK):
         block = words[start : start + _ROWS_PER_CHUNK]
-        if not _links_ok(block[:, 0] & 0xFFFF, block[:, 1 : 1 + max_m0], count):
+        if not _links_ok((block[:, 0] & 0xFFFF).astype(np.uint32), block[:, 1 : 1 + max_m0], count):
             raise bad("level-0 links out of range")
     labels = np.array(
         np.ndarray((count,), "<i8", mm, _HEADER.size + label_offset, (per_element,)), np.int64
