@@ -58,14 +58,16 @@ class _IndexState:
     watermark: int
     unsaved: int = 0
     flat: FlatIndex | None = None
-    """An exact copy of the vectors, kept while the collection is small."""
+    """An exact copy of the vectors, made on the first exact search of a small collection."""
+    small: bool = False
+    """Whether the collection is small enough to keep ``flat``."""
 
     def add(self, labels: Labels, vectors: npt.NDArray[np.float32], mirror_max: int) -> None:
         self.index.add(labels, vectors)
-        if self.flat is not None:
+        if len(self.index) > mirror_max:
+            self.small, self.flat = False, None  # grown past where an exact copy pays off
+        elif self.flat is not None:
             self.flat.add(labels, vectors)
-            if len(self.flat) > mirror_max:
-                self.flat = None  # grown past the size where an exact copy pays off
 
     def remove(self, labels: Labels) -> None:
         self.index.remove(labels)
@@ -520,6 +522,10 @@ class Engine:
     ) -> SearchResult:
         """Exact search over the allowed records (all when None): from the in-memory copy
         when the collection has one, else over vectors read from storage."""
+        if state.flat is None and state.small:
+            state.flat = FlatIndex(state.index.params)
+            for labels, vectors in self.store.vectors_since(row.id, 0, state.index.params.dim):
+                state.flat.add(labels, vectors)
         if state.flat is not None:
             return state.flat.search(queries, k, allowed)
         rows = self.store.read(
@@ -729,6 +735,7 @@ class Engine:
             HnswIndex(params, add_threads=ADD_THREADS),
             watermark=watermark,
             flat=FlatIndex(params) if with_copy else None,
+            small=with_copy,
         )
 
     def _load_or_new(self, row: CollectionRow, params: IndexParams) -> _IndexState:
@@ -736,14 +743,8 @@ class Engine:
         if self.files is not None:
             loaded = self.files.load(row.id, params)
             if loaded is not None:
-                state = _IndexState(loaded[0], watermark=loaded[1])
-                if small:
-                    state.flat = FlatIndex(params)
-                    # The copy starts from storage as it is now; the catch-up that
-                    # follows replays writes past the watermark into both (harmlessly).
-                    for labels, vectors in self.store.vectors_since(row.id, 0, params.dim):
-                        state.flat.add(labels, vectors)
-                return state
+                # The exact copy of a small collection is made when first needed.
+                return _IndexState(loaded[0], watermark=loaded[1], small=small)
             if self.store.count(row.id) > 0:
                 log.warning(
                     "no usable index file for collection %r; rebuilding it from storage",
