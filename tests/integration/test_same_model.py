@@ -151,7 +151,7 @@ def test_reembed_switches_every_record_and_resumes(db_path: Path) -> None:
         col = client.create_collection("docs", embedding_function=old)
         col.add(ids=[f"r{i}" for i in range(50)], documents=[f"text number {i}" for i in range(50)])
         # An interrupted run: stage part of the vectors, then stop.
-        col._engine.start_reembed(col._row.id, {"function": "x"})
+        col._engine.models.start_reembed(col._row.id, {"function": "x"})
         calls = 0
 
         def failing(texts: list[str]) -> list[np.ndarray]:

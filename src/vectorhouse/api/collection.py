@@ -121,7 +121,7 @@ class Collection:
         """Embed documents, reusing vectors the collection's function already computed."""
         if self._embedding_function is not None:
             check_same_model(self._client, self._row.id, self.name, self._embedding_function)
-        known = self._engine.embedded_texts(self._row.id, docs) if docs else {}
+        known = self._engine.models.embedded_texts(self._row.id, docs) if docs else {}
         missing = list(dict.fromkeys(d for d in docs if d not in known))
         if missing:
             fresh = self._embed(missing, op)
@@ -407,7 +407,7 @@ class Collection:
         if embedding_function is None:
             raise InvalidArgumentError("reembed needs an embedding function")
         size = v.normalize_positive_int(batch_size, "batch_size", "reembed")
-        count, sample = self._engine.records_without_documents(self._row.id)
+        count, sample = self._engine.models.records_without_documents(self._row.id)
         if count and not delete_without_documents:
             raise InvalidArgumentError(
                 f"{count} record(s) of collection {self.name!r} have no document to"
@@ -416,16 +416,18 @@ class Collection:
             )
         stored = stored_function_config(embedding_function)
         fingerprint = fingerprint_of(embedding_function)
-        self._engine.start_reembed(self._row.id, {"function": stored, "fingerprint": fingerprint})
+        self._engine.models.start_reembed(
+            self._row.id, {"function": stored, "fingerprint": fingerprint}
+        )
         done = 0
         while True:
-            batch = self._engine.records_to_reembed(self._row.id, size)
+            batch = self._engine.models.records_to_reembed(self._row.id, size)
             if batch:
                 texts = [str(doc) for _, _, doc, _ in batch]
                 vectors = call_embedding_function(embedding_function, texts)
                 if vectors.shape[1] != fingerprint["dimension"]:
                     raise EmbeddingError("the new embedding function changed its dimension")
-                self._engine.stage_vectors(
+                self._engine.models.stage_vectors(
                     self._row.id,
                     [(rowid, seq) for rowid, _, _, seq in batch],
                     vectors,
@@ -438,7 +440,7 @@ class Collection:
                 "embedding_function": stored,
                 "fingerprint": fingerprint,
             }
-            deleted = self._engine.finish_reembed(
+            deleted = self._engine.models.finish_reembed(
                 self._row.id,
                 config,
                 fingerprint["dimension"],

@@ -158,7 +158,7 @@ def check_same_model(client: Any, cid: str, name: str, fn: Any) -> None:
             f"collection {name!r} holds {dimension}-dimensional embeddings, but its embedding"
             f" function {_label(fn)} returns {current['dimension']}-dimensional ones"
         )
-    stored = engine.ensure_fingerprint(cid, current)
+    stored = engine.models.ensure_fingerprint(cid, current)
     a = np.asarray(stored["vector"], dtype=np.float64)
     b = np.asarray(current["vector"], dtype=np.float64)
     cosine = (

@@ -33,13 +33,13 @@ import numpy.typing as npt
 
 from vectorhouse.config import Settings
 from vectorhouse.engine.index_files import ADD_THREADS, IndexFiles
+from vectorhouse.engine.models import ModelRecords
 from vectorhouse.errors import (
     ClientClosedError,
     CollectionExistsError,
     CollectionNotFoundError,
     DimensionMismatchError,
     IDAlreadyExistsError,
-    InvalidArgumentError,
 )
 from vectorhouse.index.base import IndexParams, Labels, SearchResult
 from vectorhouse.index.flat import FlatIndex, exact_search
@@ -113,6 +113,7 @@ class Engine:
         self._indexes: dict[str, _IndexState] = {}
         self._filter_cache: OrderedDict[tuple[str, int, Any], npt.NDArray[np.int64]] = OrderedDict()
         self.closed = False
+        self.models = ModelRecords(self)
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -552,116 +553,6 @@ class Engine:
             self._filter_cache.popitem(last=False)
         return rowids
 
-    # -- embedding functions --------------------------------------------------------
-
-    def embedded_texts(self, cid: str, texts: Sequence[str]) -> dict[str, npt.NDArray[np.float32]]:
-        """Vectors already computed by the collection's function for any of ``texts``."""
-        with self.lock:
-            self._check_open()
-            row = self.collection_by_id(cid)
-            if row.dimension is None:
-                return {}
-            return self.store.embedded_texts(cid, texts, row.dimension)
-
-    def ensure_fingerprint(self, cid: str, fingerprint: Mapping[str, Any]) -> dict[str, Any]:
-        """Store the collection's model fingerprint unless it has one; return the stored one."""
-        with self.lock:
-            self._check_open()
-            with self.store.tx.atomic():
-                row = self.collection_by_id(cid)
-                stored = row.configuration.get("fingerprint")
-                if stored is not None:
-                    return dict(stored)
-                config = {**row.configuration, "fingerprint": dict(fingerprint)}
-                self.store.update_collection(cid, seq=self.store.next_seq(), configuration=config)
-            return dict(fingerprint)
-
-    def records_without_documents(self, cid: str, limit: int = 20) -> tuple[int, list[str]]:
-        """How many records have no document, and the first ``limit`` of their ids."""
-        with self.lock:
-            self._check_open()
-            rows = self.store.conn.execute(
-                "SELECT id FROM records WHERE collection_id = ? AND document IS NULL"
-                " ORDER BY rowid",
-                (cid,),
-            ).fetchall()
-            return len(rows), [r[0] for r in rows[:limit]]
-
-    def start_reembed(self, cid: str, function: Mapping[str, Any]) -> None:
-        """Begin (or resume, when ``function`` is the same) a re-embedding run."""
-        with self.lock:
-            self._check_open()
-            with self.store.tx.atomic():
-                self.collection_by_id(cid)
-                if self.store.reembed_run(cid) != dict(function):
-                    self.store.start_reembed_run(cid, function)
-
-    def records_to_reembed(self, cid: str, limit: int) -> list[tuple[int, str, str | None, int]]:
-        """Records whose new vector is missing or older than the record."""
-        with self.lock:
-            self._check_open()
-            return self.store.records_to_reembed(cid, limit)
-
-    def stage_vectors(
-        self,
-        cid: str,
-        rows: Sequence[tuple[int, int]],
-        vectors: npt.NDArray[np.float32],
-        hashes: Sequence[int | None],
-    ) -> None:
-        """Keep re-embedded vectors until the run switches over (survives a crash)."""
-        with self.lock:
-            self._check_open()
-            with self.store.tx.atomic():
-                self.store.stage_vectors(cid, rows, vectors, hashes)
-
-    def finish_reembed(
-        self,
-        cid: str,
-        configuration: Mapping[str, Any],
-        dimension: int,
-        *,
-        delete_without_documents: bool,
-    ) -> list[str] | None:
-        """Switch every record to its staged vector in one transaction.
-
-        Records without a document are deleted when ``delete_without_documents`` (their
-        ids are returned), else they make the switch fail. Returns None, changing
-        nothing, when records changed since they were staged: the caller stages those
-        and calls again.
-        """
-        with self.lock:
-            self._check_open()
-            try:
-                with self.store.tx.atomic():
-                    row, seq = self._begin_write(cid, None)
-                    if self.store.records_to_reembed(cid, 1):
-                        raise _Retry
-                    missing = self.store.conn.execute(
-                        "SELECT rowid, id FROM records WHERE collection_id = ?"
-                        " AND document IS NULL",
-                        (cid,),
-                    ).fetchall()
-                    if missing and not delete_without_documents:
-                        raise InvalidArgumentError(
-                            f"{len(missing)} record(s) of collection {row.name!r} have no"
-                            " document to re-embed, e.g. "
-                            + ", ".join(repr(m[1]) for m in missing[:5])
-                            + "; pass delete_without_documents=True to delete them"
-                        )
-                    self.store.delete(cid, [m[0] for m in missing], seq)
-                    self.store.finish_reembed_run(cid, seq)
-                    self.store.update_collection(
-                        cid, seq=seq, configuration=configuration, dimension=dimension
-                    )
-            except _Retry:
-                return None
-            # The new vectors get a new graph, built from storage on the next read.
-            self._indexes.pop(cid, None)
-            if self.files is not None:
-                self.files.remove_all(cid)
-            return [m[1] for m in missing]
-
     # -- index maintenance ----------------------------------------------------------
 
     def _apply(
@@ -779,10 +670,6 @@ class Engine:
             log.warning("could not save the index of collection %s: %s", cid, exc)
             return
         state.unsaved = 0
-
-
-class _Retry(Exception):
-    """Internal: records changed during a re-embedding run; roll back and stage them."""
 
 
 def _merge_metadata(current: Metadata | None, update: Metadata | None) -> dict[str, Any] | None:
