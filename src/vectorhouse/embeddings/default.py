@@ -27,8 +27,10 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import os
+import queue
 import threading
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,40 +72,68 @@ def available_cores() -> int:
 
 @dataclass(frozen=True)
 class _Model:
-    """A loaded tokenizer + session pair; immutable, shared across threads."""
+    """A tokenizer and one single-threaded session per worker thread; shared by threads.
+
+    Batches run in parallel, one per session: on small batches that uses the cores far
+    better than one session with several intra-op threads (measured on 2 cores: about
+    1.45x the texts/s).
+    """
 
     tokenizer: Any
-    session: Any
+    sessions: tuple[Any, ...]
     input_names: tuple[str, ...]
     output_name: str
+    idle: queue.SimpleQueue[Any] = field(default_factory=queue.SimpleQueue)
+
+    def __post_init__(self) -> None:
+        for session in self.sessions:
+            self.idle.put(session)
 
     def embed(self, texts: list[str], batch_size: int) -> npt.NDArray[np.float32]:
         encodings = self.tokenizer.encode_batch(texts)
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
         order = np.argsort(lengths, kind="stable")
         out = np.empty((len(texts), DIMENSION), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            rows = order[start : start + batch_size]
-            width = int(lengths[rows].max())
-            ids = np.zeros((len(rows), width), dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for r, i in enumerate(rows):
-                n = int(lengths[i])
-                ids[r, :n] = encodings[i].ids
-                mask[r, :n] = 1
-            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            try:
-                (hidden,) = self.session.run(
-                    [self.output_name], {name: feeds[name] for name in self.input_names}
-                )
-            except Exception as exc:  # onnxruntime raises its own exception types
-                raise EmbeddingError(f"{MODEL_NAME} inference failed: {exc}") from exc
-            weights = mask.astype(np.float32)[:, :, None]
-            pooled = (np.asarray(hidden, dtype=np.float32) * weights).sum(axis=1)
-            pooled /= weights.sum(axis=1)
-            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            out[rows] = pooled / np.maximum(norms, np.float32(1e-12))
+        # Longest batches first, so the workers finish together.
+        batches = [order[s : s + batch_size] for s in range(0, len(texts), batch_size)][::-1]
+
+        def run(rows: npt.NDArray[np.intp]) -> None:
+            out[rows] = self._run_batch([encodings[i].ids for i in rows], lengths[rows])
+
+        if len(self.sessions) == 1 or len(batches) == 1:
+            for rows in batches:
+                run(rows)
+        else:
+            with ThreadPoolExecutor(min(len(self.sessions), len(batches))) as pool:
+                for future in [pool.submit(run, rows) for rows in batches]:
+                    future.result()
         return out
+
+    def _run_batch(
+        self, token_ids: list[list[int]], lengths: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float32]:
+        width = int(lengths.max())
+        ids = np.zeros((len(token_ids), width), dtype=np.int64)
+        mask = np.zeros((len(token_ids), width), dtype=np.int64)
+        for r, row in enumerate(token_ids):
+            ids[r, : len(row)] = row
+            mask[r, : len(row)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        session = self.idle.get()
+        try:
+            (hidden,) = session.run(
+                [self.output_name], {name: feeds[name] for name in self.input_names}
+            )
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise EmbeddingError(f"{MODEL_NAME} inference failed: {exc}") from exc
+        finally:
+            self.idle.put(session)
+        weights = mask.astype(np.float32)[:, :, None]
+        pooled = (np.asarray(hidden, dtype=np.float32) * weights).sum(axis=1)
+        pooled /= weights.sum(axis=1)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        result: npt.NDArray[np.float32] = pooled / np.maximum(norms, np.float32(1e-12))
+        return result
 
 
 _CacheKey = tuple[str, int, int]
@@ -165,7 +195,7 @@ def _load(path: Path, max_length: int, threads: int) -> _Model:
     tokenizer.no_padding()  # the file pads every text to 128; batches are padded here
     tokenizer.enable_truncation(max_length=max_length)
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
+    options.intra_op_num_threads = 1  # parallelism comes from one session per thread
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -175,11 +205,15 @@ def _load(path: Path, max_length: int, threads: int) -> _Model:
     options.enable_cpu_mem_arena = False
     options.enable_mem_pattern = False
     try:
-        session = ort.InferenceSession(
-            model_bytes, sess_options=options, providers=["CPUExecutionProvider"]
+        sessions = tuple(
+            ort.InferenceSession(
+                model_bytes, sess_options=options, providers=["CPUExecutionProvider"]
+            )
+            for _ in range(threads)
         )
     except Exception as exc:
         raise EmbeddingError(f"cannot load the embedding model {str(path)!r}: {exc}") from exc
+    session = sessions[0]
     input_names = tuple(i.name for i in session.get_inputs())
     unknown = set(input_names) - {"input_ids", "attention_mask", "token_type_ids"}
     outputs = [o.name for o in session.get_outputs()]
@@ -187,7 +221,7 @@ def _load(path: Path, max_length: int, threads: int) -> _Model:
         raise EmbeddingError(
             f"unexpected embedding model graph: inputs {list(input_names)}, outputs {outputs}"
         )
-    return _Model(tokenizer, session, input_names, outputs[0])
+    return _Model(tokenizer, sessions, input_names, outputs[0])
 
 
 def _model_for(key: _CacheKey) -> _Model:
