@@ -3,8 +3,12 @@ fake embedding function for tests that do not need the real model."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Iterator
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +16,55 @@ import numpy as np
 import pytest
 
 import vectorhouse
+from vectorhouse.embeddings import http as vh_http
 from vectorhouse.embeddings.base import EmbeddingFunction, register
+
+Reply = Callable[[str, dict[str, str], Any], tuple[int, Any, dict[str, str]]]
+"""A stub server's answer to ``(path, lower-cased headers, JSON body)``:
+``(status, JSON body, extra headers)``."""
+
+
+@contextlib.contextmanager
+def json_server(reply: Reply) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 (a free port) answering JSON POSTs with ``reply``;
+    yields its base URL and shuts it down cleanly."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, body, extra = reply(self.path, headers, json.loads(raw))
+            out = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            for key, value in extra.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Retries of HTTP providers record their waits here instead of sleeping."""
+    recorded: list[float] = []
+    monkeypatch.setattr(vh_http, "_sleep", recorded.append)
+    return recorded
 
 
 @register

@@ -9,7 +9,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ import pytest
 
 pytest.importorskip("httpx")
 
-from vectorhouse.embeddings import http as vh_http
+from conftest import json_server
 from vectorhouse.embeddings.base import function_config, lookup
 from vectorhouse.embeddings.ollama import OllamaEmbeddingFunction
 from vectorhouse.errors import EmbeddingError
@@ -37,7 +36,9 @@ class FakeOllama:
     script: list[tuple[int, dict[str, Any], dict[str, str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def reply(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def reply(
+        self, path: str, headers: dict[str, str], body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         with self.lock:
             self.requests.append((path, body))
             if self.script:
@@ -56,48 +57,12 @@ class FakeOllama:
         )
 
 
-def make_handler(fake: FakeOllama) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            status, body, extra = fake.reply(self.path, json.loads(raw))
-            out = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(out)))
-            for key, value in extra.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(out)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
 @pytest.fixture
 def server() -> Iterator[FakeOllama]:
     fake = FakeOllama()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(fake))
-    fake.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
+    with json_server(fake.reply) as base:
+        fake.url = base + ""
         yield fake
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    recorded: list[float] = []
-    monkeypatch.setattr(vh_http, "_sleep", recorded.append)
-    return recorded
 
 
 def make(server: FakeOllama, **kwargs: Any) -> OllamaEmbeddingFunction:

@@ -10,7 +10,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
@@ -19,7 +18,7 @@ import pytest
 pytest.importorskip("httpx")
 
 import vectorhouse
-from vectorhouse.embeddings import http as vh_http
+from conftest import json_server
 from vectorhouse.embeddings.base import call_embedding_function, function_config, lookup
 from vectorhouse.embeddings.openai import OpenAIEmbeddingFunction
 from vectorhouse.errors import EmbeddingError
@@ -77,50 +76,12 @@ class FakeOpenAI:
         return 200, {"object": "list", "data": data, "model": body["model"], "usage": usage}, {}
 
 
-def make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, body, extra = fake.reply(self.path, headers, json.loads(raw))
-            out = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(out)))
-            for key, value in extra.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(out)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
 @pytest.fixture
 def server() -> Iterator[FakeOpenAI]:
     fake = FakeOpenAI()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(fake))
-    fake.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
+    with json_server(fake.reply) as base:
+        fake.url = base + "/v1"
         yield fake
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Retries record their waits here instead of sleeping."""
-    recorded: list[float] = []
-    monkeypatch.setattr(vh_http, "_sleep", recorded.append)
-    return recorded
 
 
 @pytest.fixture(autouse=True)
