@@ -296,3 +296,16 @@ def test_flat_index_file_round_trip(space: str, tmp_path: Path) -> None:
         FlatIndex.load(garbage, IndexParams(space, DIM))
     with pytest.raises(IndexLoadError):
         FlatIndex.load(tmp_path / "missing.npz", IndexParams(space, DIM))
+
+
+def test_a_reused_allowed_array_sees_removals_and_additions() -> None:
+    rng = np.random.default_rng(5)
+    index = HnswIndex(IndexParams(space="l2", dim=8))
+    index.add(np.arange(100, dtype=np.int64), rng.standard_normal((100, 8)).astype(np.float32))
+    allowed = np.array([3, 7, 11, 200], dtype=np.int64)
+    query = rng.standard_normal((1, 8)).astype(np.float32)
+    assert sorted(index.search(query, 10, allowed).labels[0].tolist()) == [3, 7, 11]
+    index.remove(np.array([7], dtype=np.int64))
+    assert sorted(index.search(query, 10, allowed).labels[0].tolist()) == [3, 11]
+    index.add(np.array([200], dtype=np.int64), query)
+    assert index.search(query, 10, allowed).labels[0].tolist()[0] == 200

@@ -72,6 +72,8 @@ class HnswIndex:
         self.add_threads = add_threads
         self._live: set[int] = set()
         self._deleted: set[int] = set()
+        self._version = 0  # bumped by every add/remove: invalidates _last_filter
+        self._last_filter: tuple[Labels, int, _Filter | None, int] | None = None
         if _loaded is not None:
             self._index = _loaded
         else:
@@ -119,6 +121,7 @@ class HnswIndex:
         )
         deleted.difference_update(label_list)
         live.update(label_list)
+        self._version += 1
 
     def remove(self, labels: Labels) -> None:
         """Mark present labels deleted; absent or already removed ones are ignored."""
@@ -128,6 +131,7 @@ class HnswIndex:
                 self._index.mark_deleted(label)
                 live.discard(label)
                 self._deleted.add(label)
+        self._version += 1
 
     def contains(self, labels: Labels) -> npt.NDArray[np.bool_]:
         """Whether each label is present and not removed."""
@@ -160,11 +164,7 @@ class HnswIndex:
         flt: _Filter | None = None
         candidates = len(self._live)
         if allowed is not None:
-            live = self._live
-            present = {label for label in allowed.tolist() if label in live}
-            candidates = len(present)
-            if candidates < len(live):
-                flt = present.__contains__
+            flt, candidates = self._filter_for(allowed)
         k = min(k, candidates)
         if k <= 0 or len(queries) == 0:
             return SearchResult(
@@ -187,6 +187,21 @@ class HnswIndex:
             out_labels.append(lab)
             out_distances.append(dis)
         return SearchResult(out_labels, out_distances)
+
+    def _filter_for(self, allowed: Labels) -> tuple[_Filter | None, int]:
+        """hnswlib's filter callable for ``allowed`` and how many live labels pass it.
+
+        The engine passes the same array object for a repeated filter until anything is
+        written, so the set is built once per filter, not once per query.
+        """
+        cached = self._last_filter
+        if cached is not None and cached[0] is allowed and cached[1] == self._version:
+            return cached[2], cached[3]
+        live = self._live
+        present = {label for label in allowed.tolist() if label in live}
+        flt = present.__contains__ if len(present) < len(live) else None
+        self._last_filter = (allowed, self._version, flt, len(present))
+        return flt, len(present)
 
     def _query_one(self, query: Vectors, k: int, flt: _Filter | None) -> tuple[Labels, Distances]:
         """One query, asking for fewer results each time hnswlib finds too few."""
