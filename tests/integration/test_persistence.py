@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 
@@ -159,3 +160,25 @@ def test_deleted_text_is_gone_from_files_while_the_client_is_open(db_path: Path)
         col.delete(ids=["gone"])
         blob = b"".join(p.read_bytes() for p in db_path.rglob("*") if p.is_file())
         assert secret.encode() not in blob
+
+
+def test_a_dropped_client_saves_its_index_and_others_are_untouched(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    vectors = _vectors(rng, 50)
+    kept = vectorhouse.PersistentClient(path=tmp_path / "kept")
+    kept_col = kept.create_collection("docs", embedding_function=None)
+    kept_col.add(ids=[f"k{i}" for i in range(50)], embeddings=vectors)
+    kept_col.query(query_embeddings=vectors[:1], n_results=1)
+
+    dropped = vectorhouse.PersistentClient(path=tmp_path / "dropped")
+    col = dropped.create_collection("docs", embedding_function=None)
+    col.add(ids=[f"d{i}" for i in range(50)], embeddings=vectors)
+    col.query(query_embeddings=vectors[:1], n_results=1)
+    del col, dropped
+    gc.collect()
+    assert len(_index_files(tmp_path / "dropped")) == 1
+    assert not _index_files(tmp_path / "kept")
+    kept._engine.flush()
+    assert len(_index_files(tmp_path / "kept")) == 1
+    kept.close()

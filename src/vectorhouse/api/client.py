@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import atexit
+import functools
+import logging
 import os
 import time
 import uuid
@@ -40,6 +42,15 @@ def _close_engine(ref: weakref.ReferenceType[Engine]) -> None:
     engine = ref()
     if engine is not None:
         engine.close()
+
+
+def _release(engine: Engine, hook: functools.partial[None]) -> None:
+    """A client nobody holds any more: save its indexes and drop its exit hook."""
+    atexit.unregister(hook)
+    try:
+        engine.close()
+    except Exception:  # a finalizer must not raise; the index is rebuilt if unsaved
+        logging.getLogger("vectorhouse").exception("closing an abandoned client failed")
 
 
 class Client:
@@ -75,10 +86,12 @@ class Client:
                 self._path / DATABASE_FILE, busy_timeout_s=self.settings.busy_timeout_s
             )
             self._engine = Engine(Store(conn), self._path / INDEX_DIR, self.settings)
-            # Save indexes at interpreter exit even if close() is never called.
-            ref = weakref.ref(self._engine)
-            atexit.register(_close_engine, ref)
-            self._finalizer = weakref.finalize(self, atexit.unregister, _close_engine)
+            # Save indexes at interpreter exit, or when the client is dropped, even if
+            # close() is never called. Each client has its own hook object, so
+            # unregistering one leaves the others' in place.
+            hook = functools.partial(_close_engine, weakref.ref(self._engine))
+            atexit.register(hook)
+            self._finalizer = weakref.finalize(self, _release, self._engine, hook)
 
     @property
     def path(self) -> Path | None:
