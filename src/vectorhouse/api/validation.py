@@ -16,7 +16,7 @@ import ipaddress
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -339,12 +339,3 @@ def normalize_hnsw(
     for key in ("max_neighbors", "ef_construction", "ef_search"):
         hnsw[key] = normalize_positive_int(hnsw[key], key, "collection configuration")
     return hnsw
-
-
-def optional_list(value: Sequence[Any] | None) -> list[Any] | None:
-    """None stays None; anything else becomes a list.
-
-    >>> optional_list(None) is None
-    True
-    """
-    return None if value is None else list(value)

@@ -120,10 +120,7 @@ class IndexFiles:
 
     def remove_all(self, collection_id: str) -> None:
         """Remove every saved generation of a collection, and leftovers of failed saves."""
-        for seq in self._generations(collection_id):
-            self._unlink(*reversed(self._paths(collection_id, seq)))
-        if self.directory.is_dir():
-            self._prune(collection_id, 2**63)
+        self._prune(collection_id, 2**63)
 
     @staticmethod
     def _unlink(*paths: Path) -> None:

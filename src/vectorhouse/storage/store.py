@@ -244,13 +244,6 @@ class Store:
         """How many collections exist."""
         return int(self.conn.execute("SELECT count(*) FROM collections").fetchone()[0])
 
-    def collection_last_seq(self, collection_id: str) -> int | None:
-        """The seq of the latest write to a collection, or None if it was deleted."""
-        row = self.conn.execute(
-            "SELECT last_seq FROM collections WHERE id = ?", (collection_id,)
-        ).fetchone()
-        return None if row is None else int(row[0])
-
     def update_collection(
         self,
         collection_id: str,
