@@ -311,6 +311,11 @@ for _name in FILTERS:
             _filtered(_name, "recall"),
             decimals=4,
         ),
+        Measure(
+            f"filtered_{_name}_first_ms",
+            f"Filtered: first query with a new filter, ms ({FILTER_LABELS[_name]})",
+            lambda i, s, _n=_name: s["filtered"][_n].get("first_query_ms"),
+        ),
     ]
 MEASURES += [
     Measure(

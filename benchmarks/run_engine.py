@@ -202,10 +202,17 @@ def run_queries(
     }
 
 
-def warm_up(col: Any, queries: np.ndarray, where: dict[str, Any] | None = None) -> None:
-    """A few untimed queries (from the end of the set) before a timed loop."""
+def warm_up(col: Any, queries: np.ndarray, where: dict[str, Any] | None = None) -> list[float]:
+    """A few queries (from the end of the set) before a timed loop; their latencies, ms.
+
+    The first one with a new ``where`` shows what a filter costs before any cache helps.
+    """
+    latencies = []
     for i in range(max(0, len(queries) - WARMUP_QUERIES), len(queries)):
+        t = time.perf_counter()
         col.query(query_embeddings=queries[i : i + 1], n_results=K, where=where, include=INCLUDE)
+        latencies.append(round((time.perf_counter() - t) * 1000, 3))
+    return latencies
 
 
 def reopen(mod: Any, db: Path, queries: np.ndarray) -> tuple[Any, Any, dict[str, Any]]:
@@ -315,7 +322,7 @@ def phase_serve(args: argparse.Namespace, info: dict[str, Any], sec: Sections) -
             def allowed(rows: np.ndarray, clusters: np.ndarray = clusters) -> np.ndarray:
                 return np.isin(labels[rows], clusters)
 
-        warm_up(col, queries[:nf], where)
+        warmup_ms = warm_up(col, queries[:nf], where)
         with sec(f"filtered_{name}"):
             res = run_queries(
                 col,
@@ -324,7 +331,12 @@ def phase_serve(args: argparse.Namespace, info: dict[str, Any], sec: Sections) -
                 where=where,
                 allowed=allowed,
             )
-        out["filtered"][name] = {"pass_fraction": spec["pass_fraction"], **res}
+        out["filtered"][name] = {
+            "pass_fraction": spec["pass_fraction"],
+            "first_query_ms": warmup_ms[0] if warmup_ms else None,
+            "warmup_ms": warmup_ms,
+            **res,
+        }
 
     with sec("delete"):
         t = time.perf_counter()

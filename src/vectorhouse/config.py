@@ -56,6 +56,11 @@ class Settings:
     """Queries over at most this many records (after filtering) use exact search."""
     exact_copy_max_vectors: int = 20_000
     """Collections up to this size also keep an exact in-memory copy of their vectors."""
+    exact_cache_max_candidates: int = 50_000
+    """A filter used again that passes at most this many records is searched exactly,
+    over its candidates' vectors kept in memory (see ``exact_cache_max_bytes``)."""
+    exact_cache_max_bytes: int = 128 * 2**20
+    """Memory for the cached candidate vectors of repeated filters (per client)."""
     max_batch_size: int = 100_000
     """What ``get_max_batch_size()`` reports; larger calls still work, chunked inside."""
 

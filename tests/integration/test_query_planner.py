@@ -71,3 +71,41 @@ def test_a_filter_that_cuts_the_graph_still_returns_every_match(data) -> None:
     assert [sorted(ids) for ids in res["ids"]] == [sorted(far)] * 3
     res = col.query(query_embeddings=vectors[:2], n_results=N + 5, include=[])
     assert [len(ids) for ids in res["ids"]] == [N, N]
+
+
+def _no_copy(**changes: int) -> vectorhouse.Settings:
+    # No exact copy of the whole collection, and the graph for any new filter over 100.
+    return vectorhouse.Settings(exact_search_max_candidates=100, exact_copy_max_vectors=0, **changes)
+
+
+def test_a_repeated_filter_is_searched_exactly_from_its_cached_block(data) -> None:
+    vectors, _ = data
+    col = _collection(data, _no_copy())
+    half = np.arange(0, N, 2, dtype=np.int64)
+    queries = vectors[1:101:2] + 0.05  # odd records: none of them passes the filter
+    want = exact_search(queries, vectors[half], half, 10, "l2").labels
+    col.query(query_embeddings=queries, n_results=10, where={"half": True}, include=[])
+    res = col.query(query_embeddings=queries, n_results=10, where={"half": True}, include=[])
+    assert res["ids"] == [[f"r{x}" for x in w] for w in want]
+    assert col._engine._selections.block_bytes >= len(half) * DIM * 4
+
+
+def test_a_write_retires_the_cached_block_of_a_filter(data) -> None:
+    vectors, _ = data
+    col = _collection(data, _no_copy())
+    query = vectors[1:2] + 0.05
+    for _ in range(2):
+        col.query(query_embeddings=query, n_results=1, where={"half": True}, include=[])
+    col.add(ids=["new"], embeddings=query, metadatas=[{"half": True}])
+    for _ in range(2):  # the new record is found both before and after the block is rebuilt
+        res = col.query(query_embeddings=query, n_results=1, where={"half": True}, include=[])
+        assert res["ids"] == [["new"]]
+
+
+def test_filters_beyond_the_block_budget_stay_on_the_graph(data) -> None:
+    vectors, _ = data
+    col = _collection(data, _no_copy(exact_cache_max_bytes=1_000))
+    for _ in range(3):
+        res = col.query(query_embeddings=vectors[:5], n_results=10, where={"half": True})
+        assert all(len(ids) == 10 for ids in res["ids"])
+    assert col._engine._selections.block_bytes == 0

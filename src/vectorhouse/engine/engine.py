@@ -2,7 +2,8 @@
 
 Writes go to SQLite in one transaction, then to the in-memory index. Reads first bring
 the index up to the latest committed write (this process's or another's), then plan:
-exact search over a small filtered candidate set, the HNSW graph otherwise, with an
+exact search over a small filtered candidate set (or a repeated filter's cached block of
+candidates, see :mod:`vectorhouse.engine.selection`), the HNSW graph otherwise, with an
 exact fallback whenever the graph returns fewer results than exist.
 
 Inputs are trusted: ``vectorhouse.api.validation`` checked them.
@@ -22,7 +23,6 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,6 +34,7 @@ import numpy.typing as npt
 from vectorhouse.config import Settings
 from vectorhouse.engine.index_files import ADD_THREADS, IndexFiles
 from vectorhouse.engine.models import ModelRecords
+from vectorhouse.engine.selection import Selection, SelectionCache
 from vectorhouse.errors import (
     ClientClosedError,
     CollectionExistsError,
@@ -42,7 +43,7 @@ from vectorhouse.errors import (
     IDAlreadyExistsError,
 )
 from vectorhouse.index.base import IndexParams, Labels, SearchResult
-from vectorhouse.index.flat import FlatIndex, exact_search
+from vectorhouse.index.flat import ExactBlock, FlatIndex
 from vectorhouse.index.hnsw import HnswIndex
 from vectorhouse.storage.store import CollectionRow, RecordRows, Store
 
@@ -111,7 +112,9 @@ class Engine:
         self.files = IndexFiles(index_dir) if index_dir is not None else None
         self.lock: threading.RLock = store.tx.lock
         self._indexes: dict[str, _IndexState] = {}
-        self._filter_cache: OrderedDict[tuple[str, int, Any], npt.NDArray[np.int64]] = OrderedDict()
+        self._selections = SelectionCache(
+            max_entries=32, max_block_bytes=self.settings.exact_cache_max_bytes
+        )
         self.closed = False
         self.models = ModelRecords(self)
 
@@ -206,6 +209,7 @@ class Engine:
                     raise CollectionNotFoundError(f"collection {name!r} does not exist")
                 self.store.delete_collection(row.id)
             self._indexes.pop(row.id, None)
+            self._selections.forget(row.id)
             if self.files is not None:
                 self.files.remove_all(row.id)
 
@@ -492,22 +496,30 @@ class Engine:
         ids: Sequence[str] | None,
     ) -> SearchResult:
         index = state.index
+        sel: Selection | None = None
         if node is None and ids is None:
             allowed = None
             n_candidates = len(index)
         else:
-            allowed = self._filtered(row, node, ids)
+            sel = self._filtered(row, node, ids)
+            allowed = sel.rowids
             n_candidates = len(allowed)
         k = min(n_results, n_candidates)
         if k == 0:
             empty = np.zeros(0, dtype=np.int64)
             return SearchResult([empty] * len(queries), [np.zeros(0, np.float32)] * len(queries))
-        if n_candidates <= self.settings.exact_search_max_candidates:
-            return self._exact(row, state, queries, k, allowed)
+        settings = self.settings
+        if n_candidates <= settings.exact_search_max_candidates or (
+            sel is not None
+            and (sel.block is not None or sel.uses > 1)
+            and n_candidates <= settings.exact_cache_max_candidates
+            and self._selections.fits(n_candidates * (index.params.dim * 4 + 12))
+        ):
+            return self._exact(row, state, queries, k, allowed, sel)
         result = index.search(queries, k, allowed)
         short = [i for i, labels in enumerate(result.labels) if len(labels) < k]
         if short:
-            fallback = self._exact(row, state, queries[short], k, allowed)
+            fallback = self._exact(row, state, queries[short], k, allowed, sel)
             for j, i in enumerate(short):
                 result.labels[i] = fallback.labels[j]
                 result.distances[i] = fallback.distances[j]
@@ -520,15 +532,19 @@ class Engine:
         queries: npt.NDArray[np.float32],
         k: int,
         allowed: Labels | None,
+        sel: Selection | None = None,
     ) -> SearchResult:
         """Exact search over the allowed records (all when None): from the in-memory copy
-        when the collection has one, else over vectors read from storage."""
+        when the collection has one, else from the filter's cached block, else over
+        vectors read from storage (kept as the filter's block when it fits the budget)."""
         if state.flat is None and state.small:
             state.flat = FlatIndex(state.index.params)
             for labels, vectors in self.store.vectors_since(row.id, 0, state.index.params.dim):
                 state.flat.add(labels, vectors)
         if state.flat is not None:
             return state.flat.search(queries, k, allowed)
+        if sel is not None and sel.block is not None:
+            return sel.block.search(queries, k)
         rows = self.store.read(
             row.id,
             dimension=row.dimension,
@@ -539,19 +555,19 @@ class Engine:
         )
         assert rows.embeddings is not None
         labels = np.asarray(rows.rowids, dtype=np.int64)
-        return exact_search(queries, rows.embeddings, labels, k, state.index.params.space)
+        block = ExactBlock.build(labels, rows.embeddings, state.index.params.space)
+        if sel is not None and sel.rowids is allowed:
+            self._selections.attach(sel, block)
+        return block.search(queries, k)
 
-    def _filtered(self, row: CollectionRow, node: Node | None, ids: Sequence[str] | None) -> Labels:
+    def _filtered(
+        self, row: CollectionRow, node: Node | None, ids: Sequence[str] | None
+    ) -> Selection:
         key = (row.id, row.last_seq, (node, None if ids is None else tuple(ids)))
-        cached = self._filter_cache.get(key)
-        if cached is not None:
-            self._filter_cache.move_to_end(key)
-            return cached
-        rowids = self.store.filter_rowids(row.id, node, ids)
-        self._filter_cache[key] = rowids
-        while len(self._filter_cache) > 32:
-            self._filter_cache.popitem(last=False)
-        return rowids
+        sel = self._selections.get(key)
+        if sel is None:
+            sel = self._selections.put(key, self.store.filter_rowids(row.id, node, ids))
+        return sel
 
     # -- index maintenance ----------------------------------------------------------
 

@@ -58,13 +58,47 @@ def exact_search(
     >>> res.labels[0].tolist(), res.distances[0].tolist()
     ([10, 11], [0.0, 1.0])
     """
-    queries = np.asarray(queries, dtype=np.float32)
-    vectors = np.asarray(vectors, dtype=np.float32)
-    if space == "cosine":
-        queries = normalize_rows(queries)
-        vectors = normalize_rows(vectors)
-    sqnorms = np.einsum("ij,ij->i", vectors, vectors)
-    return _search(queries, vectors, sqnorms, np.asarray(labels, dtype=np.int64), k, space)
+    return ExactBlock.build(labels, vectors, space).search(queries, k)
+
+
+class ExactBlock:
+    """Candidates prepared once (normalised for cosine, squared norms computed) so that
+    repeated exact searches over the same set skip that work.
+
+    >>> vecs = np.array([[0.0, 1.0], [1.0, 0.0]], np.float32)
+    >>> block = ExactBlock.build(np.array([7, 8]), vecs, "cosine")
+    >>> block.search(np.array([[2.0, 0.1]], np.float32), 1).labels[0].tolist()
+    [8]
+    """
+
+    def __init__(
+        self, labels: Labels, vectors: Vectors, sqnorms: npt.NDArray[np.float32], space: str
+    ) -> None:
+        self.labels = labels
+        self.vectors = vectors
+        self.sqnorms = sqnorms
+        self.space = space
+
+    @classmethod
+    def build(cls, labels: Labels, vectors: Vectors, space: str) -> ExactBlock:
+        """Prepare ``vectors`` (row ``i`` is ``labels[i]``) for exact search in ``space``."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if space == "cosine":
+            vectors = normalize_rows(vectors)
+        sqnorms = np.einsum("ij,ij->i", vectors, vectors)
+        return cls(np.asarray(labels, dtype=np.int64), vectors, sqnorms, space)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the prepared arrays."""
+        return int(self.labels.nbytes + self.vectors.nbytes + self.sqnorms.nbytes)
+
+    def search(self, queries: Vectors, k: int) -> SearchResult:
+        """Exact ``k`` nearest labels of each query, nearest first, ties by smaller label."""
+        queries = np.asarray(queries, dtype=np.float32)
+        if self.space == "cosine":
+            queries = normalize_rows(queries)
+        return _search(queries, self.vectors, self.sqnorms, self.labels, k, self.space)
 
 
 def _search(
@@ -92,7 +126,9 @@ def _search(
     block = max(1, _BLOCK_CELLS // count)
     for start in range(0, n_queries, block):
         q = queries[start : start + block]
-        dots = q @ vectors.T
+        # One query is a matrix-vector product: as a 1-row matrix product, multi-threaded
+        # BLAS spends far longer starting and syncing threads than computing.
+        dots = (vectors @ q[0])[None, :] if len(q) == 1 else q @ vectors.T
         q_sq = np.einsum("ij,ij->i", q, q)
         if space == "l2":
             ranked = q_sq[:, None] + sqnorms[None, :] - 2.0 * dots
