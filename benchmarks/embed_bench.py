@@ -339,6 +339,13 @@ def measures(threads: int, real_tokens: int) -> list[tuple[str, str, Any, bool, 
             False,
             None,
         ),
+        (
+            f"text_ingest_t{threads}",
+            f"Text ingest end to end (add(documents=...), batches of 500), texts/s, {t}",
+            lambda r: r["text_ingest_texts_per_s"],
+            True,
+            None,
+        ),
         (f"embed_s_t{threads}", f"Time for all texts, s, {t}", lambda r: r["embed_s"], False, None),
         (
             f"first_call_s_t{threads}",

@@ -30,8 +30,10 @@ records its instances, so the JSON says how many sessions each engine made and w
 many intra-op threads each.
 
 The first call embeds ``--warmup`` texts (it loads the session: "first call"); the timed
-call then embeds every text in one call. ``--profile`` runs the timed call under
-cProfile (slower: it explains a number, it does not measure one).
+call then embeds every text in one call. Then, end to end, the same texts are added as
+``documents`` (batches of ``--batch``) to a new persistent collection whose embedding
+function is that same instance, and the ``add`` calls are timed. ``--profile`` runs the
+timed calls under cProfile (slower: it explains a number, it does not measure one).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -143,6 +146,17 @@ def make_chroma(threads: int, model_root: Path) -> Any:
     return ONNXMiniLM_L6_V2(preferred_providers=["CPUExecutionProvider"])
 
 
+def make_client(engine: str, path: Path) -> Any:
+    """A persistent client of ``engine`` in ``path``."""
+    if engine == "vectorhouse":
+        import vectorhouse
+
+        return vectorhouse.PersistentClient(path=str(path))
+    import chromadb
+
+    return chromadb.PersistentClient(path=str(path))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--engine", choices=ENGINES, required=True)
@@ -152,6 +166,7 @@ def main() -> None:
     p.add_argument("--vectors", type=Path, help="also save the vectors here (.npy)")
     p.add_argument("--chroma-model-root", type=Path, help="chroma's DOWNLOAD_PATH")
     p.add_argument("--warmup", type=int, default=16, help="texts in the untimed first call")
+    p.add_argument("--batch", type=int, default=500, help="texts per add() end to end")
     p.add_argument("--profile", action="store_true")
     args = p.parse_args()
 
@@ -182,6 +197,20 @@ def main() -> None:
     matrix = np.asarray(vectors, dtype=np.float32)
     if matrix.shape != (len(texts), 384):
         raise SystemExit(f"{args.engine} returned vectors of shape {matrix.shape}")
+
+    # End to end: the same texts added as documents to a persistent collection that
+    # embeds them with the same embedding function (model, session and threads).
+    with tempfile.TemporaryDirectory(prefix=f"text-ingest-{args.engine}-") as tmp:
+        client = make_client(args.engine, Path(tmp))
+        col = client.create_collection("text_ingest", embedding_function=ef)
+        t0 = time.perf_counter()
+        with sec("text_ingest"):
+            for start in range(0, len(texts), args.batch):
+                batch = texts[start : start + args.batch]
+                col.add(ids=[f"t{start + i}" for i in range(len(batch))], documents=batch)
+        ingest_s = time.perf_counter() - t0
+        if col.count() != len(texts):
+            raise SystemExit(f"{args.engine} stored {col.count()} of {len(texts)} texts")
     if args.vectors is not None:
         np.save(args.vectors, matrix)
     result: dict[str, Any] = {
@@ -198,6 +227,9 @@ def main() -> None:
         "first_call_s": round(first_call_s, 4),
         "embed_s": round(embed_s, 4),
         "texts_per_s": len(texts) / embed_s,
+        "text_ingest_batch": args.batch,
+        "text_ingest_s": round(ingest_s, 4),
+        "text_ingest_texts_per_s": len(texts) / ingest_s,
         "sessions": sessions_info(sessions),
         "sessions_made_in_timed_call": len(sessions) - sessions_after_first_call,
         "after_import": after_import,
