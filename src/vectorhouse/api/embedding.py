@@ -111,6 +111,12 @@ PROBE_TEXT = "vectorhouse model fingerprint: the quick brown fox jumps over the 
 DRIFT_MIN_COSINE = 0.999
 """The same model must reproduce the stored probe vector at least this closely."""
 
+SUPPLIED_MIN_COSINE = 0.5
+"""A vector supplied by hand and the function's vector for the same record's document
+must be at least this close for the function to be taken as the model that made it
+(texts embedded with metadata or chunk context stay well above; other models fall far
+below)."""
+
 
 def function_key(fn: Any) -> str:
     """What identifies a function for the once-per-process model check.
@@ -158,12 +164,11 @@ def check_same_model(client: Any, cid: str, name: str, fn: Any) -> None:
             f"collection {name!r} holds {dimension}-dimensional embeddings, but its embedding"
             f" function {_label(fn)} returns {current['dimension']}-dimensional ones"
         )
+    if dimension is not None and "fingerprint" not in engine.collection_by_id(cid).configuration:
+        _check_supplied_vectors(engine, cid, name, fn)
     stored = engine.models.ensure_fingerprint(cid, current)
-    a = np.asarray(stored["vector"], dtype=np.float64)
-    b = np.asarray(current["vector"], dtype=np.float64)
-    cosine = (
-        float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) or 1.0)) if a.shape == b.shape else 0.0
-    )
+    same_shape = len(stored["vector"]) == len(current["vector"])
+    cosine = _cosine(stored["vector"], current["vector"]) if same_shape else 0.0
     if cosine < DRIFT_MIN_COSINE:
         raise EmbeddingDriftError(
             f"the embedding function {_label(fn)} no longer gives the vectors collection"
@@ -172,6 +177,35 @@ def check_same_model(client: Any, cid: str, name: str, fn: Any) -> None:
             " mix two models; re-embed the collection with collection.reembed(function)"
         )
     client._verified.add(key)
+
+
+def _cosine(a: Any, b: Any) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) or 1.0))
+
+
+def _check_supplied_vectors(engine: Any, cid: str, name: str, fn: Any) -> None:
+    """Before a collection whose vectors were all supplied by hand first embeds text, make
+    sure its function is the model that made them: embed one stored document and compare
+    it with the record's vector. Raises ``EmbeddingFunctionConflictError``."""
+    rows = engine.get(
+        cid, ids=None, node=None, limit=20, offset=0, include=["documents", "embeddings"]
+    )
+    at = next((i for i, doc in enumerate(rows.documents) if doc), None)
+    if at is None:
+        return
+    rid = rows.ids[at]
+    cosine = _cosine(call_embedding_function(fn, [rows.documents[at]])[0], rows.embeddings[at])
+    if cosine < SUPPLIED_MIN_COSINE:
+        raise EmbeddingFunctionConflictError(
+            f"collection {name!r} holds vectors that were supplied by hand, and its embedding"
+            f" function {_label(fn)} did not make them (record {rid!r}: cosine"
+            f" {cosine:.2f} between its vector and the function's vector for its document);"
+            " searching by text would compare two models. Embed queries with the model"
+            " that made the vectors and pass query_embeddings=, or re-embed the collection"
+            " with collection.reembed(function)"
+        )
 
 
 def _label(fn: Any) -> str:

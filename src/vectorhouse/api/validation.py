@@ -109,6 +109,14 @@ def normalize_embeddings(embeddings: Any, n: int | None, op: str) -> npt.NDArray
     >>> normalize_embeddings([0.5, 1.5], None, "query").shape
     (1, 2)
     """
+    text = _leading_text(embeddings)
+    if text is not None:
+        field = "query_texts" if op == "query" else "documents"
+        raise InvalidEmbeddingError(
+            f"embeddings must be vectors of numbers, but {op} got the text {text[:40]!r};"
+            f" pass texts as {field}= to have the collection embed them with its own model,"
+            " or embed them first with the model that made the stored vectors"
+        )
     try:
         if isinstance(embeddings, np.ndarray):
             arr = embeddings
@@ -148,6 +156,17 @@ def normalize_embeddings(embeddings: Any, n: int | None, op: str) -> npt.NDArray
             f" in {op}"
         )
     return out
+
+
+def _leading_text(value: Any) -> str | None:
+    """The text at the head of an embeddings argument (a forgotten embedding step)."""
+    for _ in range(3):
+        if isinstance(value, str):
+            return value
+        if not isinstance(value, (list, tuple)) or not value:
+            return None
+        value = value[0]
+    return None
 
 
 def _is_number(x: Any) -> bool:
