@@ -75,7 +75,9 @@ def test_a_filter_that_cuts_the_graph_still_returns_every_match(data) -> None:
 
 def _no_copy(**changes: int) -> vectorhouse.Settings:
     # No exact copy of the whole collection, and the graph for any new filter over 100.
-    return vectorhouse.Settings(exact_search_max_candidates=100, exact_copy_max_vectors=0, **changes)
+    return vectorhouse.Settings(
+        exact_search_max_candidates=100, exact_copy_max_vectors=0, **changes
+    )
 
 
 def test_a_repeated_filter_is_searched_exactly_from_its_cached_block(data) -> None:
