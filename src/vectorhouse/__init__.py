@@ -12,10 +12,17 @@ __version__ = "0.1.0"
 
 from vectorhouse.api.client import Client, EphemeralClient, PersistentClient
 from vectorhouse.api.collection import Collection
+from vectorhouse.api.http_client import (
+    AsyncHttpClient,
+    AsyncHttpCollection,
+    HttpClient,
+    HttpCollection,
+)
 from vectorhouse.config import Settings
 from vectorhouse.embeddings.base import EmbeddingFunction
 from vectorhouse.embeddings.default import DefaultEmbeddingFunction
 from vectorhouse.errors import (
+    AuthenticationError,
     ClientClosedError,
     CollectionExistsError,
     CollectionNotFoundError,
@@ -36,12 +43,17 @@ from vectorhouse.errors import (
     InvalidMetadataError,
     NotFoundError,
     ResetNotAllowedError,
+    ServerError,
+    ServerUnavailableError,
     StorageError,
     VectorhouseError,
 )
 from vectorhouse.types import GetResult, Hit, QueryResult, Record
 
 __all__ = [
+    "AsyncHttpClient",
+    "AsyncHttpCollection",
+    "AuthenticationError",
     "Client",
     "ClientClosedError",
     "Collection",
@@ -59,6 +71,8 @@ __all__ = [
     "EphemeralClient",
     "GetResult",
     "Hit",
+    "HttpClient",
+    "HttpCollection",
     "IDAlreadyExistsError",
     "InvalidArgumentError",
     "InvalidCollectionNameError",
@@ -72,6 +86,8 @@ __all__ = [
     "QueryResult",
     "Record",
     "ResetNotAllowedError",
+    "ServerError",
+    "ServerUnavailableError",
     "Settings",
     "StorageError",
     "VectorhouseError",

@@ -24,12 +24,19 @@ and carries a stable ``code`` string that survives serialisation (HTTP bodies, C
     │   └── EmbeddingDriftError               embedding_drift
     ├── ResetNotAllowedError                  reset_not_allowed
     ├── ClientClosedError                     client_closed
-    └── StorageError                          storage_error
-        ├── DatabaseLockedError               database_locked
-        └── IndexLoadError (ValueError)       index_load_error
+    ├── StorageError                          storage_error
+    │   ├── DatabaseLockedError               database_locked
+    │   └── IndexLoadError (ValueError)       index_load_error
+    ├── AuthenticationError (PermissionError) unauthorized
+    └── ServerError                           server_error
+        └── ServerUnavailableError            server_unavailable
+            (also a ConnectionError)
 
 ``IndexLoadError`` never reaches callers of the public API: an unusable index file is
 rebuilt from storage, with a logged warning.
+
+The last three come from talking to a server (``HttpClient``): a missing or wrong
+token, a server that failed, and one that cannot be reached or is shutting down.
 
 Argument errors also subclass :class:`ValueError` so that code written for Chroma,
 which catches ``ValueError``, keeps working. Errors raised by libraries underneath
@@ -195,3 +202,34 @@ class IndexLoadError(StorageError, ValueError):
     """
 
     code = "index_load_error"
+
+
+class AuthenticationError(VectorhouseError, PermissionError):
+    """The server refused the request: its bearer token is missing or wrong.
+
+    >>> issubclass(AuthenticationError, PermissionError)
+    True
+    """
+
+    code = "unauthorized"
+
+
+class ServerError(VectorhouseError):
+    """The server failed to answer a request (an internal error, or an answer that
+    is not a vectorhouse one).
+
+    >>> ServerError("boom").code
+    'server_error'
+    """
+
+    code = "server_error"
+
+
+class ServerUnavailableError(ServerError, ConnectionError):
+    """The server cannot be reached (after retries) or is shutting down.
+
+    >>> issubclass(ServerUnavailableError, ConnectionError)
+    True
+    """
+
+    code = "server_unavailable"

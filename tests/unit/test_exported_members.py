@@ -5,6 +5,9 @@ from __future__ import annotations
 import vectorhouse
 
 EXPECTED = {
+    "AsyncHttpClient",
+    "AsyncHttpCollection",
+    "AuthenticationError",
     "Client",
     "ClientClosedError",
     "Collection",
@@ -22,6 +25,8 @@ EXPECTED = {
     "EphemeralClient",
     "GetResult",
     "Hit",
+    "HttpClient",
+    "HttpCollection",
     "IDAlreadyExistsError",
     "InvalidArgumentError",
     "InvalidCollectionNameError",
@@ -35,6 +40,8 @@ EXPECTED = {
     "QueryResult",
     "Record",
     "ResetNotAllowedError",
+    "ServerError",
+    "ServerUnavailableError",
     "Settings",
     "StorageError",
     "VectorhouseError",

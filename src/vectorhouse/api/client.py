@@ -181,6 +181,21 @@ class Client:
         """
         return self._collection(self._engine.get_collection(name), embedding_function)
 
+    def get_collection_by_id(
+        self, id: uuid.UUID | str, embedding_function: Any = NOT_GIVEN, data_loader: Any = None
+    ) -> Collection:
+        """An existing collection by its id (stable across renames), as in Chroma.
+
+        >>> c = Client(); col = c.create_collection("docs")
+        >>> c.get_collection_by_id(col.id).name
+        'docs'
+        """
+        try:
+            cid = str(uuid.UUID(str(id)))
+        except ValueError:
+            raise InvalidArgumentError(f"a collection id is a UUID, got {id!r}") from None
+        return self._collection(self._engine.collection_by_id(cid), embedding_function)
+
     def get_or_create_collection(
         self,
         name: str,

@@ -294,6 +294,16 @@ class DefaultEmbeddingFunction(EmbeddingFunction):
                 )
         return list(_model_for(self._cache_key()).embed(texts, self.batch_size))
 
+    def count_tokens(self, input: list[str]) -> list[int]:
+        """How many tokens the model reads of each text (special tokens included,
+        after truncation to ``max_length``).
+
+        >>> DefaultEmbeddingFunction().count_tokens(["hello world", ""])
+        [4, 2]
+        """
+        tokenizer = _model_for(self._cache_key()).tokenizer
+        return [len(enc.ids) for enc in tokenizer.encode_batch(list(input))]
+
     def _cache_key(self) -> _CacheKey:
         path = self._model_path if self._model_path is not None else _package_model()[0]
         threads = self.num_threads if self.num_threads is not None else available_cores()
