@@ -9,6 +9,8 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -83,8 +85,15 @@ class BarProgress(Progress):
         self.noun = "files"
         self._bar: RichBar | None = None
         self._task: Any = None
+        self.interrupted = False
+        """Set by a first Ctrl-C; the sync stops at its next step (see _interruptible)."""
+
+    def _stop_if_interrupted(self) -> None:
+        if self.interrupted:
+            raise KeyboardInterrupt
 
     def start(self, phase: str, total: int | None) -> None:
+        self._stop_if_interrupted()
         if not self.bars or (total is not None and total == 0):
             return
         if phase == "scan":
@@ -111,6 +120,7 @@ class BarProgress(Progress):
     def advance(self, amount: int = 1) -> None:
         if self._bar is not None:
             self._bar.advance(self._task, amount)
+        self._stop_if_interrupted()
 
     def stop(self) -> None:
         if self._bar is not None:
@@ -124,6 +134,28 @@ class BarProgress(Progress):
             f" {report.changed:,} changed, {report.deleted:,} deleted,"
             f" {report.unchanged:,} unchanged"
         )
+
+
+@contextlib.contextmanager
+def _interruptible(hooks: BarProgress) -> Iterator[None]:
+    """While open, a first Ctrl-C only asks the sync to stop at its next step (between
+    batches, where nothing is half-written) and a second one stops it at once. A bare
+    KeyboardInterrupt can land anywhere, a finaliser included, where Python swallows it
+    and the run would go on."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if hooks.interrupted:
+            raise KeyboardInterrupt
+        hooks.interrupted = True
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run_sync(
@@ -152,14 +184,15 @@ def run_sync(
     hooks = BarProgress(stderr_console(), echo, bars=None if not quiet else False)
     hooks.noun = corpus.noun
     try:
-        report = sync(
-            collection,
-            corpus,
-            options=options,
-            batch_size=batch_size,
-            progress=hooks,
-            dry_run=dry_run,
-        )
+        with _interruptible(hooks):
+            report = sync(
+                collection,
+                corpus,
+                options=options,
+                batch_size=batch_size,
+                progress=hooks,
+                dry_run=dry_run,
+            )
     except KeyboardInterrupt:
         hooks.stop()
         click.echo(
