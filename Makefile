@@ -33,11 +33,17 @@ clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
 
 # Benchmarks against chromadb 1.5.9 (its own venv, benchmarks/.venv-chroma, made on first
-# use). Results: benchmarks/results/*.json and benchmarks/RESULTS.md. BENCH_ARGS passes
-# more options to benchmarks/bench.py (see its --help), e.g. BENCH_ARGS="--cpus 1".
+# use). Results: benchmarks/results/*.json and benchmarks/RESULTS.md. `make bench` runs the
+# synthetic 200k comparison, the 1M scale run, the real corpus (corpus.py downloads Debian
+# documentation packages and embeds them once: about half an hour on 2 idle cores, cached
+# under benchmarks/.cache/debian) and the embedding/text-ingest comparison. BENCH_ARGS
+# passes more options to bench.py and real_bench.py, e.g. BENCH_ARGS="--cpus 1".
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/bench.py --scale $(BENCH_ARGS)
+	$(BIN)/python benchmarks/corpus.py
+	$(BIN)/python benchmarks/real_bench.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/embed_bench.py $(EMBED_ARGS)
 
 bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/bench.py --quick $(BENCH_ARGS)
