@@ -121,6 +121,17 @@ CAUSES: dict[str, str] = {
         " (faiss HNSW-SQ8 answers 1.5x more queries/s than hnswlib at recall 0.95 in"
         " ../shared/measurements), and caching the decoded metadata of hot records."
     ),
+    "filtered_clus10_qps": (
+        "Cause: on this filter (whole clusters, most queries' own cluster excluded) the"
+        " graph reaches only recall@10 0.79, in chroma as in vectorhouse, so vectorhouse"
+        " searches the filter's 20,000 candidates exactly from their cached vectors"
+        " (recall 1.0). That scan reads 30 MB of float32 per query and is bound by memory"
+        " bandwidth: `flat._search` (the scan and its top-k selection) is over half the"
+        " time under cProfile, and parsing the 200-value `$in` clause on every call about"
+        " a tenth. Proposed change: scan a quantised copy of the block (int8: a quarter of"
+        " the bytes) and re-rank its best hundred in float32, and cache parsed `where`"
+        " clauses."
+    ),
     "reopen_ms": (
         "Cause: hnswlib's `load_index` reads and allocates the whole graph file (vectors"
         " and links) before the first query can run; under cProfile it is nearly all of"
