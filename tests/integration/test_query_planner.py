@@ -111,3 +111,20 @@ def test_filters_beyond_the_block_budget_stay_on_the_graph(data) -> None:
         res = col.query(query_embeddings=vectors[:5], n_results=10, where={"half": True})
         assert all(len(ids) == 10 for ids in res["ids"])
     assert col._engine._selections.block_bytes == 0
+
+
+def test_a_filter_on_a_small_collection_keeps_its_candidates_for_the_next_query() -> None:
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((1_000, DIM)).astype(np.float32)
+    col = vectorhouse.Client().create_collection("small", embedding_function=None)
+    col.add(
+        ids=[f"r{i}" for i in range(1_000)],
+        embeddings=vectors,
+        metadatas=[{"half": i % 2 == 0} for i in range(1_000)],
+    )
+    half = np.arange(0, 1_000, 2, dtype=np.int64)
+    want = exact_search(vectors[:3], vectors[half], half, 5, "l2").labels
+    for _ in range(2):
+        res = col.query(query_embeddings=vectors[:3], n_results=5, where={"half": True}, include=[])
+        assert res["ids"] == [[f"r{x}" for x in w] for w in want]
+    assert col._engine._selections.block_bytes >= len(half) * DIM * 4

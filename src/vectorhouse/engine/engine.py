@@ -541,10 +541,14 @@ class Engine:
             state.flat = FlatIndex(state.index.params)
             for labels, vectors in self.store.vectors_since(row.id, 0, state.index.params.dim):
                 state.flat.add(labels, vectors)
-        if state.flat is not None:
-            return state.flat.search(queries, k, allowed)
         if sel is not None and sel.block is not None:
             return sel.block.search(queries, k)
+        if state.flat is not None:
+            if sel is None or sel.rowids is not allowed:
+                return state.flat.search(queries, k, allowed)
+            block = state.flat.block(allowed)
+            self._selections.attach(sel, block)
+            return block.search(queries, k)
         rows = self.store.read(
             row.id,
             dimension=row.dimension,

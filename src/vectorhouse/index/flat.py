@@ -251,6 +251,20 @@ class FlatIndex:
             data, sqnorms, labels = self._data[rows], self._sqnorms[rows], self._labels[rows]
         return _search(queries, data, sqnorms, labels, k, self.params.space)
 
+    def block(self, allowed: Labels) -> ExactBlock:
+        """The present labels among ``allowed`` as an :class:`ExactBlock` (a copy), for
+        repeated searches over the same subset.
+
+        >>> index = FlatIndex(IndexParams(space="l2", dim=1))
+        >>> index.add(np.array([1, 2, 3]), np.array([[0], [5], [9]], np.float32))
+        >>> index.block(np.array([3, 2, 7])).search(np.array([[8]], np.float32), 1).labels
+        [array([3])]
+        """
+        rows = self._rows_of(allowed)
+        return ExactBlock(
+            self._labels[rows], self._data[rows], self._sqnorms[rows], self.params.space
+        )
+
     def get_vectors(self, labels: Labels) -> Vectors:
         """The stored vectors of ``labels`` (all present); normalised in the cosine space."""
         rows = np.fromiter((self._pos[label] for label in labels.tolist()), np.intp, len(labels))
