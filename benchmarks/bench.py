@@ -619,6 +619,44 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def busy_note(machine: dict[str, Any], cpus: tuple[int, ...]) -> list[str]:
+    """A note for RESULTS.md when the load average shows other work on the CPUs."""
+    busy = max(machine["loadavg_start"], machine["loadavg_end"])
+    if busy <= 0.5 * len(cpus):
+        return []
+    return [
+        f"The machine was busy: load average up to {busy} on {machine['cores']} cores while"
+        " this ran, so other processes competed for the CPU and timings are noisy."
+    ]
+
+
+def cpu_policy(cpus: tuple[int, ...], env: dict[str, str]) -> str:
+    """How the children were pinned and which thread variables they got."""
+    return (
+        f"every child pinned to CPUs {','.join(map(str, cpus))} (sched_setaffinity); "
+        + " ".join(f"{v}={env[v]}" for v in THREAD_VARS)
+        + f"; OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', 'unset')} (left as"
+        " found); PYTHONHASHSEED=0; each library's own threads at its defaults"
+    )
+
+
+def result_header(
+    name: str, order: int, title: str, started: float, machine: dict[str, Any], notes: list[str]
+) -> dict[str, Any]:
+    """The fields every result file starts with: what ran, when, where and how."""
+    return {
+        "name": name,
+        "order": order,
+        "title": title,
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "elapsed_s": round(time.time() - started, 1),
+        "command": shlex.join([_relative(sys.executable), _relative(sys.argv[0]), *sys.argv[1:]]),
+        "git": git_describe(),
+        "machine": machine,
+        "notes": notes,
+    }
+
+
 def main() -> None:
     args = parse_args()
     started = time.time()
@@ -646,35 +684,18 @@ def main() -> None:
             "Smoke run (small data, one repetition): it shows that the harness works, not how"
             " the engines compare. Use `make bench` for numbers."
         )
-    busy = max(machine["loadavg_start"], machine["loadavg_end"])
-    if busy > 0.5 * len(cpus):
-        notes.append(
-            f"The machine was busy: load average up to {busy} on {machine['cores']} cores while"
-            " this ran, so other processes competed for the CPU and timings are noisy."
-        )
-    env = runner.env
+    notes += busy_note(machine, cpus)
+    title = {
+        "compare": f"{'Smoke run' if args.quick else 'Synthetic'}: {args.n:,} x 384,"
+        f" vectorhouse vs chroma ({args.reps} repetition{'s' if args.reps > 1 else ''})",
+        "scale": f"Scale: {args.n:,} x 384, vectorhouse alone",
+    }[body["kind"]]
+    order = 2 if args.quick else 1 if args.scale else 0
     result = {
-        "name": args.name,
-        "order": 2 if args.quick else 1 if args.scale else 0,
-        "title": {
-            "compare": f"{'Smoke run' if args.quick else 'Synthetic'}: {args.n:,} x 384,"
-            f" vectorhouse vs chroma ({args.reps} repetition{'s' if args.reps > 1 else ''})",
-            "scale": f"Scale: {args.n:,} x 384, vectorhouse alone",
-        }[body["kind"]],
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "elapsed_s": round(time.time() - started, 1),
-        "command": shlex.join([_relative(sys.executable), _relative(sys.argv[0]), *sys.argv[1:]]),
-        "git": git_describe(),
-        "machine": machine,
-        "notes": notes,
+        **result_header(args.name, order, title, started, machine, notes),
         "settings": {
-            "cpu_policy": (
-                f"every child pinned to CPUs {','.join(map(str, cpus))} (sched_setaffinity); "
-                + " ".join(f"{v}={env[v]}" for v in THREAD_VARS)
-                + f"; OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', 'unset')} (left as"
-                " found); PYTHONHASHSEED=0; each library's own threads at its defaults"
-                " (vectorhouse inserts with one hnswlib thread per core)"
-            ),
+            "cpu_policy": cpu_policy(cpus, runner.env)
+            + " (vectorhouse inserts with one hnswlib thread per core)",
             "data": body.pop("data_text"),
             "method": (
                 "fresh process per phase; ingest, then serve (reopen, queries, filtered"

@@ -44,14 +44,12 @@ from __future__ import annotations
 
 import argparse
 import ast
-import datetime as dt
 import hashlib
 import importlib.resources
 import json
 import os
 import random
 import resource
-import shlex
 import shutil
 import statistics
 import subprocess
@@ -73,10 +71,10 @@ from bench import (
     _relative,
     child_env,
     ensure_chroma_venv,
-    git_describe,
     log,
     machine_info,
     parse_cpus,
+    result_header,
 )
 from data import CACHE_DIR
 
@@ -540,21 +538,14 @@ def main() -> None:
     }
     env = child_env(thread_counts[0])
     p = stats["token_percentiles"]
+    title = (
+        f"Embedding throughput{' (smoke run)' if args.quick else ''}: {args.n:,}"
+        " standard-library docstrings, vectorhouse vs chroma's default embedding function"
+        f" ({args.reps} repetition{'s' if args.reps > 1 else ''})"
+    )
     result = {
-        "name": args.name,
+        **result_header(args.name, 2 if args.quick else 1, title, started, machine, notes),
         "kind": "embed",
-        "order": 2 if args.quick else 1,
-        "title": (
-            f"Embedding throughput{' (smoke run)' if args.quick else ''}: {args.n:,}"
-            " standard-library docstrings, vectorhouse vs chroma's default embedding function"
-            f" ({args.reps} repetition{'s' if args.reps > 1 else ''})"
-        ),
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "elapsed_s": round(time.time() - started, 1),
-        "command": shlex.join([_relative(sys.executable), _relative(sys.argv[0]), *sys.argv[1:]]),
-        "git": git_describe(),
-        "machine": machine,
-        "notes": notes,
         "settings": {
             "cpu_policy": (
                 f"every child pinned to CPUs {','.join(map(str, cpus))} (sched_setaffinity);"

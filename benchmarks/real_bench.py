@@ -29,10 +29,8 @@ vectorhouse/chroma, the table printed and written to benchmarks/results/real-<si
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import shlex
 import shutil
 import statistics
 import sys
@@ -46,15 +44,16 @@ import numpy as np
 import report
 from bench import (
     ENGINES,
-    THREAD_VARS,
     ChildFailed,
     Runner,
     _relative,
+    busy_note,
     child_env,
+    cpu_policy,
     ensure_chroma_venv,
-    git_describe,
     machine_info,
     parse_cpus,
+    result_header,
 )
 from corpus import load_corpus, load_manifest, passage_id, passage_index
 from data import _merge_topk, read_rows
@@ -596,13 +595,7 @@ def main() -> None:
             "Smoke run (a small slice of the corpus, one repetition): it shows that the harness"
             " works, not how the engines compare. Run without --limit for numbers."
         )
-    busy = max(machine["loadavg_start"], machine["loadavg_end"])
-    if busy > 0.5 * len(cpus):
-        notes.append(
-            f"The machine was busy: load average up to {busy} on {machine['cores']} cores while"
-            " this ran, so other processes competed for the CPU and timings are noisy."
-        )
-    env = runner.env
+    notes += busy_note(machine, cpus)
     emb = info["corpus_manifest"]["embedding"]
     f = info["filters"]
     vers: dict[str, dict[str, str]] = {}
@@ -610,26 +603,17 @@ def main() -> None:
         for run in runs[e]:
             for phase in run.values():
                 vers.setdefault(e, phase.get("versions", {}))
-    result = {
-        "name": args.name,
-        "order": 2 if args.limit is not None else 0,
-        "kind": "compare",
-        "title": f"Real{' (smoke run)' if args.limit is not None else ''}: {n:,} Debian"
+    title = (
+        f"Real{' (smoke run)' if args.limit is not None else ''}: {n:,} Debian"
         f" documentation passages x 384, vectorhouse vs chroma ({args.reps}"
-        f" repetition{'s' if args.reps > 1 else ''})",
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "elapsed_s": round(time.time() - started, 1),
-        "command": shlex.join([_relative(sys.executable), _relative(sys.argv[0]), *sys.argv[1:]]),
-        "git": git_describe(),
-        "machine": machine,
-        "notes": notes,
+        f" repetition{'s' if args.reps > 1 else ''})"
+    )
+    order = 2 if args.limit is not None else 0
+    result = {
+        **result_header(args.name, order, title, started, machine, notes),
+        "kind": "compare",
         "settings": {
-            "cpu_policy": (
-                f"every child pinned to CPUs {','.join(map(str, cpus))} (sched_setaffinity); "
-                + " ".join(f"{v}={env[v]}" for v in THREAD_VARS)
-                + f"; OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', 'unset')} (left as"
-                " found); PYTHONHASHSEED=0; each library's own threads at its defaults"
-            ),
+            "cpu_policy": cpu_policy(cpus, runner.env),
             "data": (
                 f"{n:,} passages of {len(info['packages'])} Debian documentation packages"
                 " (benchmarks/corpus.py: man pages, info manuals, HTML manuals) with their"
