@@ -534,6 +534,7 @@ class Engine:
         allowed: Labels | None,
         sel: Selection | None = None,
     ) -> SearchResult:
+        # ``sel``, when given, is the selection whose rowids are ``allowed``.
         """Exact search over the allowed records (all when None): from the in-memory copy
         when the collection has one, else from the filter's cached block, else over
         vectors read from storage (kept as the filter's block when it fits the budget)."""
@@ -544,9 +545,9 @@ class Engine:
         if sel is not None and sel.block is not None:
             return sel.block.search(queries, k)
         if state.flat is not None:
-            if sel is None or sel.rowids is not allowed:
+            if sel is None:
                 return state.flat.search(queries, k, allowed)
-            block = state.flat.block(allowed)
+            block = state.flat.block(sel.rowids)
             self._selections.attach(sel, block)
             return block.search(queries, k)
         rows = self.store.read(
@@ -560,7 +561,7 @@ class Engine:
         assert rows.embeddings is not None
         labels = np.asarray(rows.rowids, dtype=np.int64)
         block = ExactBlock.build(labels, rows.embeddings, state.index.params.space)
-        if sel is not None and sel.rowids is allowed:
+        if sel is not None:
             self._selections.attach(sel, block)
         return block.search(queries, k)
 
