@@ -534,10 +534,11 @@ class Engine:
         allowed: Labels | None,
         sel: Selection | None = None,
     ) -> SearchResult:
-        # ``sel``, when given, is the selection whose rowids are ``allowed``.
-        """Exact search over the allowed records (all when None): from the in-memory copy
-        when the collection has one, else from the filter's cached block, else over
-        vectors read from storage (kept as the filter's block when it fits the budget)."""
+        """Exact search over the allowed records (all when None): from the filter's cached
+        block, else from the in-memory copy when the collection has one, else over vectors
+        read from storage. ``sel``, when given, is the selection whose rowids are
+        ``allowed``; the candidates gathered for it are kept as its block (budget
+        permitting)."""
         if state.flat is None and state.small:
             state.flat = FlatIndex(state.index.params)
             for labels, vectors in self.store.vectors_since(row.id, 0, state.index.params.dim):
