@@ -16,7 +16,11 @@ from pathlib import Path
 
 from vectorhouse.errors import DatabaseLockedError, StorageError
 
-MIGRATIONS: tuple[str, ...] = ("0001_initial.sql", "0002_embedding_cache_and_reembed.sql")
+MIGRATIONS: tuple[str, ...] = (
+    "0001_initial.sql",
+    "0002_embedding_cache_and_reembed.sql",
+    "0003_database_identity.sql",
+)
 """Schema migrations in order; ``PRAGMA user_version`` counts how many were applied."""
 
 

@@ -174,6 +174,18 @@ class Store:
         finally:
             self.conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
 
+    def database_id(self) -> str:
+        """The random id this database was given when it was created.
+
+        >>> from vectorhouse.storage.connection import open_connection
+        >>> len(Store(open_connection(":memory:")).database_id())
+        32
+        """
+        row = self.conn.execute(
+            "SELECT value FROM database_info WHERE key = 'database_id'"
+        ).fetchone()
+        return str(row[0])
+
     # -- sequence -------------------------------------------------------------------
 
     def next_seq(self) -> int:
