@@ -32,7 +32,8 @@ import numpy as np
 import numpy.typing as npt
 
 from vectorhouse.config import Settings
-from vectorhouse.engine.index_files import ADD_THREADS, IndexFiles
+from vectorhouse.engine.consistency import graph_problem
+from vectorhouse.engine.index_files import ADD_THREADS, Expected, IndexFiles
 from vectorhouse.engine.models import ModelRecords
 from vectorhouse.engine.selection import Selection, SelectionCache
 from vectorhouse.errors import (
@@ -62,6 +63,8 @@ class _IndexState:
     """An exact copy of the vectors, made on the first exact search of a small collection."""
     small: bool = False
     """Whether the collection is small enough to keep ``flat``."""
+    from_file: bool = False
+    """Loaded from a file and not yet checked against storage."""
 
     def add(self, labels: Labels, vectors: npt.NDArray[np.float32], mirror_max: int) -> None:
         self.index.add(labels, vectors)
@@ -109,7 +112,8 @@ class Engine:
     ) -> None:
         self.store = store
         self.settings = settings or Settings()
-        self.files = IndexFiles(index_dir) if index_dir is not None else None
+        self.files = IndexFiles(index_dir, store.database_id()) if index_dir is not None else None
+        self._save_warned: set[str] = set()
         self.lock: threading.RLock = store.tx.lock
         self._indexes: dict[str, _IndexState] = {}
         self._selections = SelectionCache(
@@ -631,6 +635,22 @@ class Engine:
         if state is None:
             state = self._load_or_new(row, params)
             self._indexes[row.id] = state
+            if state.watermark < row.last_seq:
+                self._catch_up(row, state)
+            if state.from_file:
+                state.from_file = False
+                problem = graph_problem(self.store, row, state.index)
+                if problem is not None:
+                    log.warning(
+                        "the index file of collection %r does not match the database (%s);"
+                        " rebuilding it from storage",
+                        row.name,
+                        problem,
+                    )
+                    if self.files is not None:
+                        self.files.remove_all(row.id)
+                    state = self._new_state(params, 0, with_copy=state.small)
+                    self._indexes[row.id] = state
         if state.watermark < row.last_seq:
             self._catch_up(row, state)
         if state.index.deleted_fraction > self.settings.index_rebuild_deleted_fraction:
@@ -654,14 +674,17 @@ class Engine:
     def _load_or_new(self, row: CollectionRow, params: IndexParams) -> _IndexState:
         small = self._small(row.id)
         if self.files is not None:
-            loaded = self.files.load(row.id, params)
-            if loaded is not None:
+            loaded = self.files.load(Expected(self.files.database_id, row.id, params, row.last_seq))
+            if loaded.index is not None:
                 # The exact copy of a small collection is made when first needed.
-                return _IndexState(loaded[0], watermark=loaded[1], small=small)
+                return _IndexState(
+                    loaded.index, watermark=loaded.watermark, small=small, from_file=True
+                )
             if self.store.count(row.id) > 0:
                 log.warning(
-                    "no usable index file for collection %r; rebuilding it from storage",
+                    "no usable index file for collection %r (%s); rebuilding it from storage",
                     row.name,
+                    loaded.problem or "there is none",
                 )
         return self._new_state(params, 0, with_copy=small)
 
@@ -689,7 +712,18 @@ class Engine:
         try:
             self.files.save(cid, state.watermark, state.index)
         except OSError as exc:
-            log.warning("could not save the index of collection %s: %s", cid, exc)
+            # Once per kind of failure: a read-only folder fails every save alike, and
+            # the index keeps working in memory (it is rebuilt or replayed on open).
+            kind = f"{type(exc).__name__}:{exc.errno}"
+            level = logging.DEBUG if kind in self._save_warned else logging.WARNING
+            self._save_warned.add(kind)
+            log.log(
+                level,
+                "could not save the index of collection %s (%s); it keeps working in"
+                " memory and is brought up to date from storage on the next open",
+                cid,
+                exc,
+            )
             return
         state.unsaved = 0
 

@@ -3,8 +3,16 @@
 A collection's index is saved as ``<cid>.<seq>.hnsw`` beside a ``<cid>.<seq>.json``
 manifest; ``seq`` is the watermark: every write up to and including it is in the file.
 The graph file is written to a temporary name and renamed, and the manifest (which
-records the graph file's size) is renamed into place after it, so a reader that finds a
-manifest finds a complete graph. Older generations are removed after a save.
+records the graph file's size and checksum) is renamed into place after it, so a reader
+that finds a manifest finds a complete graph. Older generations are removed after a
+save.
+
+The manifest (format :data:`FORMAT`) says whose graph it is: the database's random id,
+the collection's id, the dimension, the space and the graph parameters, the watermark,
+the graph file's size and its CRC-32. A generation is used only if every one of them
+agrees with the database and the watermark is not ahead of the collection's latest
+write (a database restored from an older backup); anything else, including a manifest
+that is not a JSON object of that shape, makes the engine rebuild from storage.
 
     >>> import tempfile
     >>> files = IndexFiles(Path(tempfile.mkdtemp()))
@@ -14,12 +22,14 @@ manifest finds a complete graph. Older generations are removed after a save.
 
 from __future__ import annotations
 
-import contextlib
+import errno
 import json
 import logging
 import os
-from dataclasses import asdict
+import zlib
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from vectorhouse.index.base import IndexParams
 from vectorhouse.index.hnsw import HnswIndex
@@ -29,12 +39,45 @@ log = logging.getLogger("vectorhouse")
 ADD_THREADS = -1
 """hnswlib threads for inserts: one per core."""
 
+FORMAT = 2
+"""The version of the index file format. Version 1 (no format field, no identity) was
+written by the first release; its files are rebuilt once, with a warning."""
+
+_MAX_MANIFEST_BYTES = 64 * 1024
+_MAX_SEQ = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a collection's index file must agree with: the database and the collection
+    as storage has them now."""
+
+    database_id: str
+    collection_id: str
+    params: IndexParams
+    last_seq: int
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The outcome of :meth:`IndexFiles.load`: a graph and its watermark, or why none."""
+
+    index: HnswIndex | None
+    watermark: int = 0
+    problem: str | None = None
+    """Why the newest generation could not be used (None when it was, or there was none)."""
+
+
+class IndexSaveError(OSError):
+    """An index file could not be written; the message says what failed."""
+
 
 class IndexFiles:
     """The folder of saved index files of one database."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, database_id: str = "") -> None:
         self.directory = directory
+        self.database_id = database_id
 
     def _generations(self, collection_id: str) -> list[int]:
         if not self.directory.is_dir():
@@ -60,43 +103,78 @@ class IndexFiles:
         gens = self._generations(collection_id)
         return gens[0] if gens else None
 
-    def load(self, collection_id: str, params: IndexParams) -> tuple[HnswIndex, int] | None:
-        """Load the newest usable generation as ``(index, watermark)``, or None.
+    def load(self, expected: Expected) -> Loaded:
+        """Load the newest usable generation of ``expected.collection_id``.
 
-        A generation that fails to load (truncated, garbage, other parameters) is
-        removed with a logged warning; the caller rebuilds from storage.
+        A generation that cannot be used (truncated, garbage, another collection's or
+        database's, other parameters, a watermark ahead of the database) is removed
+        where the folder allows it, and the first reason is returned in
+        :attr:`Loaded.problem`; the caller rebuilds from storage and says so once.
+
+        >>> import tempfile
+        >>> want = Expected("db", "c", IndexParams("l2", 2), 0)
+        >>> IndexFiles(Path(tempfile.mkdtemp())).load(want)
+        Loaded(index=None, watermark=0, problem=None)
         """
-        for seq in self._generations(collection_id):
-            graph, manifest = self._paths(collection_id, seq)
+        problem: str | None = None
+        for seq in self._generations(expected.collection_id):
+            graph, manifest = self._paths(expected.collection_id, seq)
             try:
-                meta = json.loads(manifest.read_text("utf-8"))
-                if _identity(meta.get("params")) != _identity(asdict(params)):
-                    raise ValueError("saved with other index parameters")
-                if graph.stat().st_size != meta["size"]:
-                    raise ValueError("graph file size differs from its manifest")
-                index = HnswIndex.load(graph, params, add_threads=ADD_THREADS)
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                log.warning(
-                    "index file %s is unusable (%s); it will be rebuilt from storage",
-                    graph,
-                    exc,
-                )
-                self._unlink(manifest, graph)
-                continue
-            return index, seq
-        return None
+                reason = check_manifest(read_manifest(manifest), expected, seq, graph)
+                if reason is None:
+                    return Loaded(
+                        HnswIndex.load(graph, expected.params, add_threads=ADD_THREADS), seq
+                    )
+            except (OSError, ValueError) as exc:
+                reason = str(exc)
+            problem = problem or f"index file {graph.name}: {reason}"
+            self._unlink(manifest, graph)
+        return Loaded(None, problem=problem)
 
     def save(self, collection_id: str, seq: int, index: HnswIndex) -> None:
-        """Save ``index`` as the generation ``seq``, atomically, then prune older ones."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """Save ``index`` as the generation ``seq``, atomically, then prune older ones.
+
+        Raises :class:`IndexSaveError` (an ``OSError``) saying what failed: a folder
+        that cannot be created or written to, a full disk.
+        """
         graph, manifest = self._paths(collection_id, seq)
         tmp_graph = graph.with_name(f".{graph.name}.{os.getpid()}.tmp")
         tmp_manifest = manifest.with_name(f".{manifest.name}.{os.getpid()}.tmp")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            # Create the file here: hnswlib does not report a file it could not open.
+            with open(tmp_graph, "wb"):
+                pass
+        except OSError as exc:
+            raise IndexSaveError(
+                exc.errno or errno.EIO,
+                f"cannot write to the index folder {self.directory}: {exc.strerror or exc}",
+            ) from exc
         index.save(tmp_graph)
+        size = tmp_graph.stat().st_size
+        if size == 0:
+            self._unlink(tmp_graph)
+            raise IndexSaveError(
+                errno.EIO, f"hnswlib wrote nothing to {tmp_graph} (is the disk full?)"
+            )
+        checksum = file_checksum(tmp_graph)
         _fsync(tmp_graph)
         os.replace(tmp_graph, graph)
+        params = index.params
         tmp_manifest.write_text(
-            json.dumps({"seq": seq, "size": graph.stat().st_size, "params": asdict(index.params)}),
+            json.dumps(
+                {
+                    "format": FORMAT,
+                    "database_id": self.database_id,
+                    "collection_id": collection_id,
+                    "dimension": params.dim,
+                    "space": params.space,
+                    "params": asdict(params),
+                    "seq": seq,
+                    "size": size,
+                    "checksum": checksum,
+                }
+            ),
             "utf-8",
         )
         _fsync(tmp_manifest)
@@ -124,12 +202,110 @@ class IndexFiles:
 
     @staticmethod
     def _unlink(*paths: Path) -> None:
+        """Remove files, best effort: a file that is gone already, or a folder that is
+        read-only, leaves the file in place (it is checked again on every open)."""
         for path in paths:
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.debug("could not remove %s: %s", path, exc)
 
 
-def _identity(params: object) -> object:
+def read_manifest(path: Path) -> Any:
+    """The JSON value in a manifest file; ``ValueError`` when it is not JSON at all.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "m.json"
+    >>> _ = path.write_text("null")
+    >>> read_manifest(path) is None
+    True
+    """
+    with open(path, "rb") as fh:
+        raw = fh.read(_MAX_MANIFEST_BYTES + 1)
+    if len(raw) > _MAX_MANIFEST_BYTES:
+        raise ValueError(f"manifest is larger than {_MAX_MANIFEST_BYTES} bytes")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(f"manifest is not JSON: {exc}") from exc
+    except ValueError as exc:  # json.JSONDecodeError, and ints of too many digits
+        raise ValueError(f"manifest is not JSON: {exc}") from exc
+
+
+def check_manifest(meta: Any, expected: Expected, seq: int, graph: Path) -> str | None:
+    """Why the manifest ``meta`` (any JSON value) of generation ``seq`` does not fit
+    ``expected``, or None when it does and ``graph`` has its size and checksum.
+
+    >>> want = Expected("db", "c", IndexParams("l2", 2), 5)
+    >>> check_manifest([], want, 5, Path("/nonexistent"))
+    'manifest is not a JSON object'
+    >>> check_manifest({"seq": 5, "size": 1, "params": {}}, want, 5, Path("/nonexistent"))
+    'written in index format 1 by an earlier release; the current format is 2'
+    """
+    if not isinstance(meta, dict):
+        return "manifest is not a JSON object"
+    version = meta.get("format", 1)
+    if version != FORMAT or not _is_int(version):
+        shown = version if _is_int(version) else repr(version)
+        return (
+            f"written in index format {shown} by an earlier release; the current format is {FORMAT}"
+        )
+    params = expected.params
+    checks: list[tuple[str, object, object]] = [
+        ("database id", meta.get("database_id"), expected.database_id),
+        ("collection id", meta.get("collection_id"), expected.collection_id),
+        ("dimension", meta.get("dimension"), params.dim),
+        ("space", meta.get("space"), params.space),
+        ("graph parameters", _shape(meta.get("params")), _shape(asdict(params))),
+        ("watermark", meta.get("seq"), seq),
+    ]
+    for what, found, want in checks:
+        if found != want or type(found) is not type(want):
+            return f"{what} {_short(found)} does not match this database's {_short(want)}"
+    if seq > expected.last_seq:
+        return (
+            f"its watermark (write {seq}) is ahead of the database (write"
+            f" {expected.last_seq}): the database was restored from an older copy"
+        )
+    size, checksum = meta.get("size"), meta.get("checksum")
+    if not _is_int(size) or not isinstance(checksum, str):
+        return "manifest has no valid size or checksum"
+    actual = graph.stat().st_size
+    if actual != size:
+        return f"graph file has {actual} bytes, its manifest says {size}"
+    if file_checksum(graph) != checksum:
+        return "graph file's checksum differs from its manifest (the file was altered)"
+    return None
+
+
+def file_checksum(path: Path) -> str:
+    """The CRC-32 of a file, as the manifest records it.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "f"
+    >>> _ = path.write_bytes(b"abc")
+    >>> file_checksum(path)
+    'crc32:352441c2'
+    """
+    crc = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 24):
+            crc = zlib.crc32(chunk, crc)
+    return f"crc32:{crc:08x}"
+
+
+def _is_int(value: object) -> bool:
+    return type(value) is int and 0 <= value <= _MAX_SEQ
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _shape(params: object) -> object:
     """Parameters that shape the graph (``ef_search`` is a query-time setting)."""
     if not isinstance(params, dict):
         return params
