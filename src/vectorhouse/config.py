@@ -52,6 +52,14 @@ class Settings:
     """Save a collection's index file after this many unsaved vector changes."""
     index_rebuild_deleted_fraction: float = 0.3
     """Rebuild an index whose graph holds more than this fraction of deleted slots."""
+    index_background: bool = True
+    """Rebuild graphs, and insert other processes' writes into them, in a background
+    thread while queries search the not-yet-inserted vectors exactly; False does that
+    work inside the query that finds it due."""
+    index_tail_inline_max: int = 500
+    """Another process's writes up to this many vectors are inserted into the graph by the
+    query that finds them; more are searched exactly until the background thread has
+    inserted them."""
     exact_search_max_candidates: int = 5_000
     """Queries over at most this many records (after filtering) use exact search."""
     exact_copy_max_vectors: int = 20_000

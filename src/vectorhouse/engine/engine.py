@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,10 +33,12 @@ import numpy as np
 import numpy.typing as npt
 
 from vectorhouse.config import Settings
+from vectorhouse.engine.background import IndexWorker, merge
 from vectorhouse.engine.consistency import graph_problem
 from vectorhouse.engine.index_files import ADD_THREADS, Expected, IndexFiles
 from vectorhouse.engine.models import ModelRecords
 from vectorhouse.engine.selection import Selection, SelectionCache
+from vectorhouse.engine.state import IndexState
 from vectorhouse.errors import (
     ClientClosedError,
     CollectionExistsError,
@@ -52,31 +55,6 @@ log = logging.getLogger("vectorhouse")
 
 Node = Any  # a parsed filter
 Metadata = Mapping[str, Any]
-
-
-@dataclass
-class _IndexState:
-    index: HnswIndex
-    watermark: int
-    unsaved: int = 0
-    flat: FlatIndex | None = None
-    """An exact copy of the vectors, made on the first exact search of a small collection."""
-    small: bool = False
-    """Whether the collection is small enough to keep ``flat``."""
-    from_file: bool = False
-    """Loaded from a file and not yet checked against storage."""
-
-    def add(self, labels: Labels, vectors: npt.NDArray[np.float32], mirror_max: int) -> None:
-        self.index.add(labels, vectors)
-        if len(self.index) > mirror_max:
-            self.small, self.flat = False, None  # grown past where an exact copy pays off
-        elif self.flat is not None:
-            self.flat.add(labels, vectors)
-
-    def remove(self, labels: Labels) -> None:
-        self.index.remove(labels)
-        if self.flat is not None:
-            self.flat.remove(labels)
 
 
 @dataclass
@@ -115,12 +93,13 @@ class Engine:
         self.files = IndexFiles(index_dir, store.database_id()) if index_dir is not None else None
         self._save_warned: set[str] = set()
         self.lock: threading.RLock = store.tx.lock
-        self._indexes: dict[str, _IndexState] = {}
+        self._indexes: dict[str, IndexState] = {}
         self._selections = SelectionCache(
             max_entries=32, max_block_bytes=self.settings.exact_cache_max_bytes
         )
         self.closed = False
         self.models = ModelRecords(self)
+        self._worker = IndexWorker(self)
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -136,6 +115,7 @@ class Engine:
 
     def close(self) -> None:
         """Save indexes and close the database. Closing twice is harmless."""
+        self._worker.stop()
         with self.lock:
             if self.closed:
                 return
@@ -493,7 +473,7 @@ class Engine:
     def _search(
         self,
         row: CollectionRow,
-        state: _IndexState,
+        state: IndexState,
         queries: npt.NDArray[np.float32],
         n_results: int,
         node: Node | None,
@@ -503,7 +483,7 @@ class Engine:
         sel: Selection | None = None
         if node is None and ids is None:
             allowed = None
-            n_candidates = len(index)
+            n_candidates = state.live
         else:
             sel = self._filtered(row, node, ids)
             allowed = sel.rowids
@@ -521,6 +501,8 @@ class Engine:
         ):
             return self._exact(row, state, queries, k, allowed, sel)
         result = index.search(queries, k, allowed)
+        if state.tail is not None and len(state.tail):
+            result = merge(result, state.tail.search(queries, k, allowed), k)
         short = [i for i, labels in enumerate(result.labels) if len(labels) < k]
         if short:
             fallback = self._exact(row, state, queries[short], k, allowed, sel)
@@ -532,7 +514,7 @@ class Engine:
     def _exact(
         self,
         row: CollectionRow,
-        state: _IndexState,
+        state: IndexState,
         queries: npt.NDArray[np.float32],
         k: int,
         allowed: Labels | None,
@@ -611,9 +593,9 @@ class Engine:
         if removed is not None and len(removed):
             state.remove(removed)
             state.unsaved += len(removed)
-        if state.watermark == row_before.last_seq:
+        if state.synced == row_before.last_seq:
             # Nobody else wrote in between: the index now reflects everything up to seq.
-            state.watermark = seq
+            state.set_synced(seq)
         self._save_if_due(cid)
 
     def _save_if_due(self, cid: str) -> None:
@@ -621,7 +603,7 @@ class Engine:
         if state is not None and state.unsaved >= self.settings.index_save_every:
             self._save(cid)
 
-    def _synced_state(self, row: CollectionRow) -> _IndexState | None:
+    def _synced_state(self, row: CollectionRow) -> IndexState | None:
         """The collection's index, loaded or built, caught up to the latest write."""
         if row.dimension is None:
             return None
@@ -635,11 +617,12 @@ class Engine:
         if state is None:
             state = self._load_or_new(row, params)
             self._indexes[row.id] = state
-            if state.watermark < row.last_seq:
+            if state.synced < row.last_seq:
                 self._catch_up(row, state)
             if state.from_file:
                 state.from_file = False
-                problem = graph_problem(self.store, row, state.index)
+                pending = 0 if state.tail is None else len(state.tail)
+                problem = graph_problem(self.store, row, state.index, pending=pending)
                 if problem is not None:
                     log.warning(
                         "the index file of collection %r does not match the database (%s);"
@@ -651,9 +634,13 @@ class Engine:
                         self.files.remove_all(row.id)
                     state = self._new_state(params, 0, with_copy=state.small)
                     self._indexes[row.id] = state
-        if state.watermark < row.last_seq:
+        if state.synced < row.last_seq:
             self._catch_up(row, state)
-        if state.index.deleted_fraction > self.settings.index_rebuild_deleted_fraction:
+        if state.index.deleted_fraction <= self.settings.index_rebuild_deleted_fraction:
+            return state
+        if self.settings.index_background:
+            self._worker.wake()  # rebuilt off the query path; this graph serves meanwhile
+        else:
             log.info("rebuilding the index of %r to drop deleted entries", row.name)
             state = self._new_state(params, 0, with_copy=self._small(row.id))
             self._indexes[row.id] = state
@@ -663,21 +650,21 @@ class Engine:
     def _small(self, cid: str) -> bool:
         return self.store.count(cid) <= self.settings.exact_copy_max_vectors
 
-    def _new_state(self, params: IndexParams, watermark: int, *, with_copy: bool) -> _IndexState:
-        return _IndexState(
+    def _new_state(self, params: IndexParams, watermark: int, *, with_copy: bool) -> IndexState:
+        return IndexState(
             HnswIndex(params, add_threads=ADD_THREADS),
             watermark=watermark,
             flat=FlatIndex(params) if with_copy else None,
             small=with_copy,
         )
 
-    def _load_or_new(self, row: CollectionRow, params: IndexParams) -> _IndexState:
+    def _load_or_new(self, row: CollectionRow, params: IndexParams) -> IndexState:
         small = self._small(row.id)
         if self.files is not None:
             loaded = self.files.load(Expected(self.files.database_id, row.id, params, row.last_seq))
             if loaded.index is not None:
                 # The exact copy of a small collection is made when first needed.
-                return _IndexState(
+                return IndexState(
                     loaded.index, watermark=loaded.watermark, small=small, from_file=True
                 )
             if self.store.count(row.id) > 0:
@@ -688,18 +675,52 @@ class Engine:
                 )
         return self._new_state(params, 0, with_copy=small)
 
-    def _catch_up(self, row: CollectionRow, state: _IndexState) -> None:
+    def _catch_up(self, row: CollectionRow, state: IndexState) -> None:
+        """Bring ``state`` up to ``row.last_seq``: a few vectors go into the graph at
+        once, more go to the exact tail for the background thread (see
+        :mod:`vectorhouse.engine.background`)."""
         assert row.dimension is not None
         changed = 0
         mirror_max = self.settings.exact_copy_max_vectors
-        for labels, vectors in self.store.vectors_since(row.id, state.watermark, row.dimension):
-            state.add(labels, vectors, mirror_max)
-            changed += len(labels)
-        removed = self.store.deleted_since(row.id, state.watermark)
+        inline = self.settings.index_tail_inline_max if self.settings.index_background else -1
+        since = state.synced
+        removed = self.store.deleted_since(row.id, since)
         if len(removed):
             state.remove(removed)
+        for labels, vectors in self.store.vectors_since(row.id, since, row.dimension):
+            if inline < 0 or (state.tail is None and changed + len(labels) <= inline):
+                state.add(labels, vectors, mirror_max)
+                changed += len(labels)
+            else:
+                state.add_to_tail(labels, vectors, mirror_max, row.last_seq)
         state.unsaved += changed + len(removed)
-        state.watermark = row.last_seq
+        state.set_synced(row.last_seq)
+        if state.tail is not None:
+            self._worker.wake()
+
+    def wait_for_index(self, timeout: float = 60.0) -> bool:
+        """Wait until background index work is done (tails drained, rebuilds swapped
+        in); whether it finished within ``timeout`` seconds.
+
+        >>> from vectorhouse.storage.connection import open_connection
+        >>> Engine(Store(open_connection(":memory:")), index_dir=None).wait_for_index()
+        True
+        """
+        deadline = time.monotonic() + timeout
+        limit = self.settings.index_rebuild_deleted_fraction
+        while True:
+            with self.lock:
+                pending = any(
+                    s.tail is not None or s.index.deleted_fraction > limit
+                    for s in self._indexes.values()
+                )
+            if not pending and not self._worker.busy:
+                return True
+            if self.closed or time.monotonic() > deadline:
+                return False
+            if pending:
+                self._worker.wake()
+            time.sleep(0.01)
 
     def _save(self, cid: str) -> None:
         state = self._indexes.get(cid)

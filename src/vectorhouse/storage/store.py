@@ -383,6 +383,19 @@ class Store:
             labels = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             yield labels, blobs_to_array([r[1] for r in rows], dim)
 
+    def vectors_after_rowid(
+        self, collection_id: str, after: int, dim: int, limit: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """Up to ``limit`` ``(rowids, vectors)`` of records with a rowid above ``after``,
+        in rowid order (for rebuilding an index one batch at a time)."""
+        rows = self.conn.execute(
+            "SELECT rowid, embedding FROM records WHERE collection_id = ? AND rowid > ?"
+            " ORDER BY rowid LIMIT ?",
+            (collection_id, after, limit),
+        ).fetchall()
+        labels = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return labels, blobs_to_array([r[1] for r in rows], dim)
+
     def deleted_since(self, collection_id: str, seq: int) -> npt.NDArray[np.int64]:
         """Rowids deleted after ``seq``."""
         rows = self.conn.execute(
