@@ -42,7 +42,10 @@ log = logging.getLogger("vectorhouse")
 
 _STEP_S = 0.05
 """Aim for steps of about this long under the lock (the step size adapts)."""
-_MIN_STEP, _MAX_STEP = 32, 4096
+_MIN_STEP, _MAX_STEP = 8, 4096
+_YIELD_S = 0.005
+"""Pause after each step, at least this long (and half the step), so that queries
+waiting for the lock get it: a released lock is not handed to its waiters in order."""
 _REBUILD_BATCH = 2_000
 _LOCK_POLL_S = 0.1
 
@@ -68,7 +71,8 @@ class IndexWorker:
         self._wake = threading.Event()
         self._stopped = False
         self._thread: threading.Thread | None = None
-        self._step = 256
+        self._step = 32
+        self._last_step_s = 0.0
         self.busy = False
         """Whether a job is in progress (for :meth:`Engine.wait_for_index`)."""
 
@@ -100,6 +104,8 @@ class IndexWorker:
             if not worked:
                 self._wake.wait(1.0)
                 self._wake.clear()
+            else:
+                time.sleep(max(_YIELD_S, self._last_step_s / 2))
 
     def _acquire(self) -> bool:
         lock = self.engine.lock
@@ -149,11 +155,11 @@ class IndexWorker:
             state.tail = None
             state.watermark = state.through
             self.engine._save_if_due(cid)
-        # Keep each step near _STEP_S.
-        if elapsed < _STEP_S / 2:
-            self._step = min(_MAX_STEP, self._step * 2)
-        elif elapsed > _STEP_S * 2:
-            self._step = max(_MIN_STEP, self._step // 2)
+        # Size the next step to take about _STEP_S at this step's rate (an update in
+        # place costs hnswlib several times a new insert), growing at most twofold.
+        self._last_step_s = elapsed
+        fit = int(_STEP_S * len(labels) / max(elapsed, 1e-6))
+        self._step = max(_MIN_STEP, min(_MAX_STEP, fit, 2 * self._step))
 
     def _rebuild(self, cid: str, old: IndexState) -> None:
         """Build a graph without deleted slots while ``old`` serves, then swap it in."""
