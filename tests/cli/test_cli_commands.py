@@ -64,6 +64,7 @@ def ingested(tree: Path, db: Path) -> Path:
 def test_every_command_is_documented_with_an_example() -> None:
     ctx = click.Context(main)
     assert set(main.list_commands(ctx)) == {
+        "check",
         "collections",
         "delete",
         "export",

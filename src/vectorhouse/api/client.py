@@ -29,6 +29,7 @@ from vectorhouse.api.embedding import (
     stored_function_config,
 )
 from vectorhouse.config import Settings
+from vectorhouse.engine.check import CheckReport, run_check
 from vectorhouse.engine.engine import Engine
 from vectorhouse.errors import InvalidArgumentError, ResetNotAllowedError
 from vectorhouse.storage.connection import open_connection
@@ -135,6 +136,17 @@ class Client:
             )
         self._engine.reset()
         return True
+
+    def check(self, repair: bool = False) -> CheckReport:
+        """Verify the database: SQLite's integrity, each collection's index (saved file
+        and graph in memory) against the records, and the full-text tables; with
+        ``repair=True`` rebuild the derived ones that disagree. Nothing is raised for a
+        problem found: the report lists them (``report.ok`` is False while any is left).
+
+        >>> Client().check().ok
+        True
+        """
+        return run_check(self._engine, repair=repair)
 
     # -- collections ----------------------------------------------------------------
 

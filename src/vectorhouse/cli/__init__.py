@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from vectorhouse.cli.check import check
 from vectorhouse.cli.collections import collections, delete, info
 from vectorhouse.cli.ingest import ingest
 from vectorhouse.cli.records import get, peek, query
@@ -76,5 +77,6 @@ def main(ctx: click.Context, debug: bool) -> None:
 for _command in (ingest, query, get, peek, collections, info, delete, export, import_):
     main.add_command(_command)
 main.add_command(serve)
+main.add_command(check)
 
 __all__ = ["main"]

@@ -131,6 +131,28 @@ class IndexFiles:
             self._unlink(manifest, graph)
         return Loaded(None, problem=problem)
 
+    def inspect(self, expected: Expected) -> Loaded | None:
+        """Check the newest generation as :meth:`load` would, removing nothing; None
+        when there is no saved generation.
+
+        >>> import tempfile
+        >>> want = Expected("d", "c", IndexParams("l2", 2), 0)
+        >>> IndexFiles(Path(tempfile.mkdtemp())).inspect(want) is None
+        True
+        """
+        gens = self._generations(expected.collection_id)
+        if not gens:
+            return None
+        graph, manifest = self._paths(expected.collection_id, gens[0])
+        try:
+            reason = check_manifest(read_manifest(manifest), expected, gens[0], graph)
+            if reason is None:
+                index = HnswIndex.load(graph, expected.params, add_threads=ADD_THREADS)
+                return Loaded(index, gens[0])
+        except (OSError, ValueError) as exc:
+            reason = str(exc)
+        return Loaded(None, gens[0], f"index file {graph.name}: {reason}")
+
     def save(self, collection_id: str, seq: int, index: HnswIndex) -> None:
         """Save ``index`` as the generation ``seq``, atomically, then prune older ones.
 

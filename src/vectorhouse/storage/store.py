@@ -396,6 +396,17 @@ class Store:
         labels = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         return labels, blobs_to_array([r[1] for r in rows], dim)
 
+    def vector_seqs(
+        self, collection_id: str
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Every record's rowid and the seq of its vector's last change, by rowid."""
+        rows = self.conn.execute(
+            "SELECT rowid, vector_seq FROM records WHERE collection_id = ? ORDER BY rowid",
+            (collection_id,),
+        ).fetchall()
+        data = np.array(rows, dtype=np.int64).reshape(len(rows), 2)
+        return data[:, 0].copy(), data[:, 1].copy()
+
     def deleted_since(self, collection_id: str, seq: int) -> npt.NDArray[np.int64]:
         """Rowids deleted after ``seq``."""
         rows = self.conn.execute(
