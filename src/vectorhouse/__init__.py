@@ -21,6 +21,7 @@ from vectorhouse.api.http_client import (
 from vectorhouse.config import Settings
 from vectorhouse.embeddings.base import EmbeddingFunction
 from vectorhouse.embeddings.default import DefaultEmbeddingFunction
+from vectorhouse.engine.check import CheckFinding, CheckReport
 from vectorhouse.errors import (
     AuthenticationError,
     ClientClosedError,
@@ -54,6 +55,8 @@ __all__ = [
     "AsyncHttpClient",
     "AsyncHttpCollection",
     "AuthenticationError",
+    "CheckFinding",
+    "CheckReport",
     "Client",
     "ClientClosedError",
     "Collection",

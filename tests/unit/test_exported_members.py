@@ -8,6 +8,8 @@ EXPECTED = {
     "AsyncHttpClient",
     "AsyncHttpCollection",
     "AuthenticationError",
+    "CheckFinding",
+    "CheckReport",
     "Client",
     "ClientClosedError",
     "Collection",
