@@ -48,6 +48,9 @@ _YIELD_S = 0.005
 waiting for the lock get it: a released lock is not handed to its waiters in order."""
 _REBUILD_BATCH = 2_000
 _LOCK_POLL_S = 0.1
+_IDLE_EXIT_S = 5.0
+"""The thread ends after this long without work; the next :meth:`IndexWorker.wake`
+starts a new one (so idle clients hold no thread, and no engine alive)."""
 
 
 def merge(a: SearchResult, b: SearchResult, k: int) -> SearchResult:
@@ -69,6 +72,7 @@ class IndexWorker:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._wake = threading.Event()
+        self._life = threading.Lock()  # guards starting and ending the thread
         self._stopped = False
         self._thread: threading.Thread | None = None
         self._step = 32
@@ -78,12 +82,15 @@ class IndexWorker:
 
     def wake(self) -> None:
         """Make sure the thread runs and looks for work."""
-        if self._stopped:
-            return
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="vectorhouse-index", daemon=True)
-            self._thread.start()
-        self._wake.set()
+        with self._life:
+            if self._stopped:
+                return
+            self._wake.set()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="vectorhouse-index", daemon=True
+                )
+                self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the thread (it finishes its current step) and wait for it."""
@@ -94,6 +101,7 @@ class IndexWorker:
             thread.join(timeout)
 
     def _run(self) -> None:
+        idle_since = time.monotonic()
         while not self._stopped:
             try:
                 worked = self._one_job()
@@ -103,8 +111,14 @@ class IndexWorker:
                 time.sleep(1.0)
             if not worked:
                 self._wake.wait(1.0)
-                self._wake.clear()
+                with self._life:  # a wake() after the wait is seen here, not lost
+                    if self._wake.is_set():
+                        self._wake.clear()
+                    elif time.monotonic() - idle_since > _IDLE_EXIT_S:
+                        self._thread = None
+                        return
             else:
+                idle_since = time.monotonic()
                 time.sleep(max(_YIELD_S, self._last_step_s / 2))
 
     def _acquire(self) -> bool:
