@@ -117,11 +117,26 @@ def dense_ranked(
     node: Node | None,
     ids: Sequence[str] | None,
 ) -> list[Ranked]:
-    """Each query vector's ``k`` nearest records (distances as scores)."""
-    results = engine.query(cid, queries, k, node, [], ids)
+    """Each query vector's ``k`` nearest records (distances as scores): the planner of
+    ``Engine.query`` without reading the records."""
+    from vectorhouse.errors import DimensionMismatchError
+
+    with engine.lock:
+        engine._check_open()
+        with engine.store.tx.snapshot():
+            row = engine.collection_by_id(cid)
+            if row.dimension is not None and queries.shape[1] != row.dimension:
+                raise DimensionMismatchError(
+                    f"collection {row.name!r} holds {row.dimension}-dimensional"
+                    f" embeddings; got {queries.shape[1]}-dimensional query embeddings"
+                )
+            state = engine._synced_state(row)
+            if state is None:
+                return [(np.zeros(0, np.int64), np.zeros(0, np.float64)) for _ in queries]
+            result = engine._search(row, state, queries, k, node, ids)
     return [
-        (np.asarray(r.rows.rowids, dtype=np.int64), np.asarray(r.distances, dtype=np.float64))
-        for r in results
+        (np.asarray(labels, dtype=np.int64), np.asarray(dists, dtype=np.float64))
+        for labels, dists in zip(result.labels, result.distances, strict=True)
     ]
 
 
@@ -184,8 +199,10 @@ def hybrid_ranked(
 ) -> list[Ranked]:
     """Dense and lexical candidates for each query, fused; the best ``n_results``."""
     depth = max(n_results, fusion.candidates)
-    dense = dense_ranked(engine, cid, queries, depth, node, ids)
-    lex = lexical_ranked(engine, cid, texts, depth, node, ids)
+    ensure_lexical(engine, cid)
+    with engine.lock, engine.store.tx.snapshot():  # both lists from one snapshot
+        dense = dense_ranked(engine, cid, queries, depth, node, ids)
+        lex = lexical_ranked(engine, cid, texts, depth, node, ids)
     out: list[Ranked] = []
     for d, lx in zip(dense, lex, strict=True):
         if fusion.method == "weighted":
