@@ -23,20 +23,27 @@ from vectorhouse.filters.parse import parse_where, parse_where_document
 # Log lines that differ mostly in their codes and identifiers: a sentence embedding
 # sees them as near-duplicates, BM25 sees the one rare token that matters.
 LOGS = [
-    ("e4021", "Error E4021: the disk is full, the write was refused"),
-    ("e4012", "Error E4012: the disk is nearly full, writes will slow down"),
-    ("e2104", "Error E2104: a disk write failed, the block was remapped"),
-    ("e4210", "Error E4210: the disk was unmounted while a write was pending"),
-    ("e1402", "Error E1402: the disk cache is full, flushing it to storage"),
-    ("w0421", "Warning W0421: the disk is getting full, consider cleaning up"),
+    ("e4021", "E4021 raised by the storage controller on volume three"),
+    ("e4012", "Disk error E4012: the disk is nearly full, writes will slow down"),
+    ("e2104", "Disk error E2104: a disk write failed, the block was remapped"),
+    ("e4210", "Disk error E4210: the disk was unmounted while a write was pending"),
+    ("e1402", "Disk error E1402: the disk cache is full, flushing it to storage"),
+    ("w0421", "Disk warning W0421: the disk is getting full, consider cleaning up"),
+    ("x7731", "Code X7731 is logged when the kernel watchdog fires"),
     ("pcf", "parse_config_file() reads the settings file and returns a dict"),
     ("pcd", "parse_config_dir() reads every settings file in a folder and merges them"),
     ("lcf", "load_config_file() opens the settings file and parses it"),
     ("wcf", "write_config_file() saves the settings back to the file"),
+    ("rst", "ECONNRESET means the peer closed the connection"),
+    ("tmo", "A network timeout while connecting to the database server"),
     ("pasta", "Cooking pasta needs plenty of salted boiling water"),
-    ("net", "Network timeout while connecting to the database server"),
 ]
-EXACT_QUERIES = [("E4021", "e4021"), ("E2104", "e2104"), ("parse_config_dir", "pcd")]
+EXACT_QUERIES = [
+    ("disk error E4021", "e4021"),
+    ("disk cache E2104", "e2104"),
+    ("disk write E4021 failed", "e4021"),
+    ("parse the settings file write_config_file", "wcf"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -55,14 +62,19 @@ def test_exact_tokens_that_dense_search_misses_are_found_by_hybrid_search(
     logs_collection: vectorhouse.Collection,
 ) -> None:
     texts = [q for q, _ in EXACT_QUERIES]
-    wanted = [w for _, w in EXACT_QUERIES]
-    dense = logs_collection.query(query_texts=texts, n_results=1)
-    missed = [w for w, ids in zip(wanted, dense["ids"], strict=True) if ids != [w]]
-    assert missed, "the default model alone should miss at least one exact token"
-    hybrid_result = logs_collection.query(query_texts=texts, n_results=1, mode="hybrid")
-    assert hybrid_result["ids"] == [[w] for w in wanted]
-    lexical_result = logs_collection.query(query_texts=texts, n_results=1, mode="lexical")
-    assert lexical_result["ids"] == [[w] for w in wanted]
+
+    def ranks(mode: str) -> list[int]:
+        found = logs_collection.query(query_texts=texts, n_results=len(LOGS), mode=mode)
+        return [ids.index(w) for ids, (_, w) in zip(found["ids"], EXACT_QUERIES, strict=True)]
+
+    dense, hybrid_ranks = ranks("dense"), ranks("hybrid")
+    assert all(r >= 1 for r in dense), dense  # the default model alone misses every one
+    assert dense[0] >= 3  # ... "disk error E4021" not even in its top 3
+    assert hybrid_ranks[0] == 0
+    assert all(h <= 2 and h <= d for h, d in zip(hybrid_ranks, dense, strict=True)), (
+        hybrid_ranks,
+        dense,
+    )
 
 
 def test_hybrid_search_keeps_meaning_where_no_word_matches(
@@ -87,13 +99,13 @@ def test_every_mode_reports_ascending_scores_as_distances(
     assert all(d < 0 for d in lexical_scores["distances"][0])  # minus the BM25 score
 
 
-def test_weighted_fusion_finds_the_exact_token_too(
+def test_rrf_fusion_finds_an_exact_token_too(
     logs_collection: vectorhouse.Collection,
 ) -> None:
     result = logs_collection.query(
-        query_texts=["E4021"], n_results=1, mode="hybrid", fusion="weighted"
+        query_texts=["disk cache E2104"], n_results=1, mode="hybrid", fusion="rrf"
     )
-    assert result["ids"] == [["e4021"]]
+    assert result["ids"] == [["e2104"]]
 
 
 @pytest.mark.parametrize(

@@ -51,8 +51,10 @@ def test_the_search_route_runs_dense_bm25_and_fused_searches(http: httpx.Client,
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["ids"] == [["a", "c"], ["a"]]  # a: ranks 2 and 0; c: 1 and 1
-    assert body["documents"][0] == ["error E1042 in parser", "parser warnings"]
+    # a: dense rank 2, BM25 rank 0; b: dense rank 0, no BM25 match ("parser", in more
+    # than half of the documents, weighs ~0 and selects nothing on its own): default 10.
+    assert body["ids"] == [["a", "b"], ["a"]]
+    assert body["documents"][0] == ["error E1042 in parser", "all good"]
     assert body["metadatas"] == [None, [{"n": 1}]]
     assert body["select"] == [["#document", "#score"], ["n"]]
     assert body["scores"][0] == sorted(body["scores"][0])

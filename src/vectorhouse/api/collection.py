@@ -363,8 +363,9 @@ class Collection:
 
         ``mode="dense"`` (the default) ranks by embedding distance; ``mode="lexical"``
         ranks ``query_texts`` by BM25 over the documents; ``mode="hybrid"`` fuses both
-        (``fusion``: ``"rrf"``, the default, or ``"weighted"``, see
-        :mod:`vectorhouse.engine.hybrid`). Every mode reports a score per hit under
+        (``fusion``: ``"weighted"``, the default, or ``"rrf"``, or a dict of
+        :class:`~vectorhouse.Fusion` fields; see :mod:`vectorhouse.engine.hybrid`).
+        Every mode reports a score per hit under
         ``distances``, lower is better: the distance (dense), FTS5's ``bm25()`` value,
         i.e. minus the BM25 score (lexical), minus the fused score (hybrid).
 

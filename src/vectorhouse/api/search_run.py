@@ -72,8 +72,10 @@ def normalize_fusion(value: Any) -> Fusion:
     """A fusion from None (the default), ``"rrf"``, ``"weighted"``, a dict of
     :class:`~vectorhouse.engine.hybrid.Fusion` fields, or a Fusion.
 
-    >>> normalize_fusion({"method": "weighted", "dense_weight": 0.7}).dense_weight
+    >>> normalize_fusion({"method": "weighted", "dense_weight": 0.7}).weight
     0.7
+    >>> normalize_fusion("rrf").weight
+    0.5
     """
     if value is None:
         return Fusion()
@@ -93,17 +95,22 @@ def normalize_fusion(value: Any) -> Fusion:
     unknown = set(fields) - {"method", "k", "dense_weight", "candidates"}
     if unknown:
         raise InvalidArgumentError(f"unknown fusion setting(s) {sorted(unknown)}")
-    method = fields.get("method", "rrf")
+    default = Fusion()
+    method = fields.get("method", default.method)
     if method not in hybrid.FUSIONS:
         raise InvalidArgumentError(f"fusion method must be one of {list(hybrid.FUSIONS)}")
-    weight = fields.get("dense_weight", 0.5)
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
+    weight = fields.get("dense_weight")
+    if weight is not None and (
+        isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1
+    ):
         raise InvalidArgumentError("fusion dense_weight must be a number in [0, 1]")
     return Fusion(
         method=method,
-        k=v.normalize_positive_int(fields.get("k", 60), "k", "fusion"),
-        dense_weight=float(weight),
-        candidates=v.normalize_positive_int(fields.get("candidates", 100), "candidates", "fusion"),
+        k=v.normalize_positive_int(fields.get("k", default.k), "k", "fusion"),
+        dense_weight=None if weight is None else float(weight),
+        candidates=v.normalize_positive_int(
+            fields.get("candidates", default.candidates), "candidates", "fusion"
+        ),
     )
 
 

@@ -111,7 +111,7 @@ def query(
       vectorhouse query "ERR_CONN_RESET" -c notes --mode hybrid
     """
     filters = _filters(where, where_document)
-    extra = {} if mode == "dense" else {"mode": mode, "fusion": fusion}
+    extra: dict[str, Any] = {} if mode == "dense" else {"mode": mode, "fusion": fusion}
     with open_client(db) as client:
         col = get_collection(client, collection)
         result = col.query(query_texts=[text], n_results=k, **filters, **extra)

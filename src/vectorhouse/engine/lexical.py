@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -155,9 +156,11 @@ def indexed_count(conn: sqlite3.Connection, collection_id: str) -> int:
     FTS5 keeps for BM25, read from its ``averages`` record."""
     if not exists(conn, collection_id):
         return 0
-    row = conn.execute(
-        f"SELECT block FROM {table_name(collection_id)}_data WHERE id = 1"
-    ).fetchone()
+    return _row_count(conn, table_name(collection_id))
+
+
+def _row_count(conn: sqlite3.Connection, table: str) -> int:
+    row = conn.execute(f"SELECT block FROM {table}_data WHERE id = 1").fetchone()
     if row is None or not row[0]:
         return 0
     return _varint(bytes(row[0]))
@@ -170,6 +173,41 @@ def document_count(conn: sqlite3.Connection, collection_id: str) -> int:
         (collection_id,),
     ).fetchone()
     return int(row[0])
+
+
+def _folded(term: str) -> str:
+    """A word as ``unicode61 remove_diacritics 2`` indexes it (without stemming)."""
+    decomposed = unicodedata.normalize("NFKD", term.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _informative_terms(conn: sqlite3.Connection, table: str, terms: list[str]) -> list[str]:
+    """The query terms less those found in more than half of the documents.
+
+    FTS5 floors such a term's BM25 weight (idf) at 1e-6, so it barely moves a score,
+    but a document holding only such terms still matches: "a", "the" and "to" make a
+    query match most of the collection and cost a score for each. Leaving them out
+    keeps the ranking of the other documents (their scores change by under 1e-6 per
+    term) and drops only near-zero tails. A query with no other term keeps them all.
+    On a stemmed table the unstemmed word is looked up, so a term whose stem differs
+    is simply kept.
+    """
+    if len(terms) < 2:
+        return terms
+    vocab = f"temp.{table}_vocab"
+    folded = [_folded(t) for t in terms]
+    sql = f"SELECT term, doc FROM {vocab} WHERE term IN (SELECT value FROM json_each(?))"
+    try:
+        rows = conn.execute(sql, (dumps(folded),)).fetchall()
+    except sqlite3.OperationalError:  # this connection has no vocabulary view yet
+        conn.execute(f"CREATE VIRTUAL TABLE {vocab} USING fts5vocab(main, {table}, row)")
+        rows = conn.execute(sql, (dumps(folded),)).fetchall()
+    if not rows:
+        return terms
+    half = _row_count(conn, table) / 2
+    common = {term for term, doc in rows if doc > half}
+    kept = [t for t, f in zip(terms, folded, strict=True) if f not in common]
+    return kept or terms
 
 
 def _varint(data: bytes) -> int:
@@ -198,10 +236,10 @@ def search(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """The ``k`` best BM25 matches for ``text`` among the records passing the filter:
     ``(rowids, scores)``, best first, scores as FTS5's ``bm25()`` (lower is better)."""
-    expr = match_expression(text)
+    t = table_name(collection_id)
+    expr = match_expression(" ".join(_informative_terms(conn, t, query_terms(text))))
     if expr is None or k <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float64)
-    t = table_name(collection_id)
     sql = f"SELECT f.rowid, bm25({t}) AS s FROM {t} f"
     args: list[Any] = [expr]
     conditions = [f"{t} MATCH ?"]
