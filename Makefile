@@ -48,9 +48,13 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/bench.py --quick $(BENCH_ARGS)
 
+# Retrieval quality of dense, BM25 and hybrid search on labelled Debian manuals.
+bench-quality: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/quality.py
+
 # Embedding throughput against chroma's default embedding function (benchmarks/embed_bench.py:
 # 2,000 standard-library docstrings x 3 repetitions). EMBED_ARGS passes more options, e.g.
 # EMBED_ARGS="--quick" (500 texts, 1 repetition) or EMBED_ARGS="--threads 2,1".
-.PHONY: bench-embed
+.PHONY: bench-embed bench-quality
 bench-embed: $(STAMP)
 	$(BIN)/python benchmarks/embed_bench.py $(EMBED_ARGS)

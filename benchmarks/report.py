@@ -321,6 +321,8 @@ def write_results_md(results_dir: Path = RESULTS_DIR, path: Path = RESULTS_MD) -
     if not results:
         parts.append("No results yet.")
     parts += [section(r) for r in results]
+    # Scripts with their own layout (benchmarks/quality.py) render their own section.
+    parts += [p.read_text().rstrip() + "\n" for p in sorted(results_dir.glob("*.md"))]
     path.write_text("\n".join(parts).rstrip() + "\n")
     return path
 

@@ -18,10 +18,12 @@ from vectorhouse.api.http_client import (
     HttpClient,
     HttpCollection,
 )
+from vectorhouse.api.search import K, Key, Knn, Limit, Rrf, Search, SearchResult, Select, Val
 from vectorhouse.config import Settings
 from vectorhouse.embeddings.base import EmbeddingFunction
 from vectorhouse.embeddings.default import DefaultEmbeddingFunction
 from vectorhouse.engine.check import CheckFinding, CheckReport
+from vectorhouse.engine.hybrid import Fusion
 from vectorhouse.errors import (
     AuthenticationError,
     ClientClosedError,
@@ -72,6 +74,7 @@ __all__ = [
     "EmbeddingFunction",
     "EmbeddingFunctionConflictError",
     "EphemeralClient",
+    "Fusion",
     "GetResult",
     "Hit",
     "HttpClient",
@@ -84,15 +87,24 @@ __all__ = [
     "InvalidIDError",
     "InvalidIncludeError",
     "InvalidMetadataError",
+    "K",
+    "Key",
+    "Knn",
+    "Limit",
     "NotFoundError",
     "PersistentClient",
     "QueryResult",
     "Record",
     "ResetNotAllowedError",
+    "Rrf",
+    "Search",
+    "SearchResult",
+    "Select",
     "ServerError",
     "ServerUnavailableError",
     "Settings",
     "StorageError",
+    "Val",
     "VectorhouseError",
     "__version__",
 ]

@@ -180,6 +180,19 @@ def test_query_filters_and_json(ingested: Path) -> None:
     assert ok(*args, "--where", '{"ext": ".none"}') == "No results.\n"
 
 
+def test_query_mode_lexical_and_hybrid_rank_by_words(ingested: Path) -> None:
+    args = ["query", "logrotate", "--db", ingested, "-c", "notes", "-k", "1"]
+    out = ok(*args, "--mode", "lexical")
+    assert out.startswith("#  score")
+    assert "docs/ops.md#L5-8" in out
+    hybrid = json.loads(ok(*args, "--mode", "hybrid", "--fusion", "rrf", "--json"))
+    assert hybrid["mode"] == "hybrid"
+    assert [r["source"] for r in hybrid["results"]] == ["docs/ops.md#L5-8"]
+    assert hybrid["results"][0]["distance"] < 0  # minus the fused score
+    filtered = ok(*args, "--mode", "lexical", "--where", '{"ext": ".txt"}')
+    assert filtered == "No results.\n"
+
+
 def test_collections_lists_counts_model_dimension_and_space(ingested: Path) -> None:
     with vectorhouse.PersistentClient(path=ingested) as client:
         client.create_collection("raw", embedding_function=None)

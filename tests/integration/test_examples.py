@@ -26,6 +26,14 @@ EXPECTED = {
     "02_auto_embedding.py": TOP_TWO,
     "03_openai_embedding_function.py": TOP_TWO,
     "04_langchain.py": "I love Python programming\nJavaScript is fun\n",
+    "05_hybrid_search.py": (
+        "dense    ['e4012', 'e2104', 'e4210']\n"
+        "lexical  ['e4021', 'e2104', 'e4012']\n"
+        "hybrid   ['e4021', 'e4012', 'e2104']\n"
+        "e4021 -0.292\n"
+        "e4012 0.21\n"
+        "[['e4012', 'e2104', 'e4021']]\n"
+    ),
 }
 
 

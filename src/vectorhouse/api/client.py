@@ -28,6 +28,7 @@ from vectorhouse.api.embedding import (
     resolve_embedding_function,
     stored_function_config,
 )
+from vectorhouse.api.search_run import normalize_lexical
 from vectorhouse.config import Settings
 from vectorhouse.engine.check import CheckReport, run_check
 from vectorhouse.engine.engine import Engine
@@ -180,6 +181,7 @@ class Client:
         space_default = "l2"
         hnsw = v.normalize_hnsw(metadata, configuration, space_default)
         stored = {"hnsw": hnsw, "embedding_function": stored_function_config(fn)}
+        stored["lexical"] = normalize_lexical(configuration)
         row = self._engine.create_collection(name, metadata, stored, get_or_create=get_or_create)
         return self._collection(row, embedding_function if get_or_create else fn)
 

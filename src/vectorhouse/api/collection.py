@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from vectorhouse.api import search_run
 from vectorhouse.api import validation as v
 from vectorhouse.api.embedding import (
     check_same_model,
@@ -24,6 +25,7 @@ from vectorhouse.api.embedding import (
     function_key,
     stored_function_config,
 )
+from vectorhouse.api.search import SearchResult
 from vectorhouse.embeddings.base import call_embedding_function
 from vectorhouse.errors import EmbeddingError, InvalidArgumentError
 from vectorhouse.filters.parse import And, parse_where, parse_where_document
@@ -354,8 +356,18 @@ class Collection:
         where: Any = None,
         where_document: Any = None,
         include: Any = DEFAULT_QUERY_INCLUDE,
+        mode: str = "dense",
+        fusion: Any = None,
     ) -> QueryResult:
         """The ``n_results`` nearest records to each query, among those matching filters.
+
+        ``mode="dense"`` (the default) ranks by embedding distance; ``mode="lexical"``
+        ranks ``query_texts`` by BM25 over the documents; ``mode="hybrid"`` fuses both
+        (``fusion``: ``"weighted"``, the default, or ``"rrf"``, or a dict of
+        :class:`~vectorhouse.Fusion` fields; see :mod:`vectorhouse.engine.hybrid`).
+        Every mode reports a score per hit under
+        ``distances``, lower is better: the distance (dense), FTS5's ``bm25()`` value,
+        i.e. minus the BM25 score (lexical), minus the fused score (hybrid).
 
         >>> import vectorhouse
         >>> col = vectorhouse.Client().create_collection("q_demo", embedding_function=None)
@@ -366,6 +378,18 @@ class Collection:
          'included': ['distances'], 'data': None, 'metadatas': None, 'distances': [[0.0]]}
         """
         _no_multimodal(query_images, query_uris, "query")
+        if mode != "dense":
+            return search_run.text_query(
+                self,
+                query_embeddings=query_embeddings,
+                query_texts=query_texts,
+                ids=ids,
+                n_results=n_results,
+                node=_filter(where, where_document),
+                include=include,
+                mode=mode,
+                fusion=fusion,
+            )
         if (query_embeddings is None) == (query_texts is None):
             raise InvalidArgumentError("query needs exactly one of query_embeddings or query_texts")
         n = v.normalize_positive_int(n_results, "n_results", "query")
@@ -378,6 +402,26 @@ class Collection:
             queries = self._embed(v.normalize_texts(query_texts, "query"), "query", query=True)
         results = self._engine.query(self._row.id, queries, n, node, inc, id_list)
         return _query_result(results, inc)
+
+    def search(self, searches: Any, read_level: Any = None) -> SearchResult:
+        """Run Chroma's Search API locally: one ``Search`` or a list of them (see
+        :mod:`vectorhouse.api.search`); ``Knn`` on a key other than ``#embedding`` ranks
+        the documents with BM25. Every committed write is visible (``read_level`` is
+        accepted for compatibility).
+
+        >>> import vectorhouse
+        >>> from vectorhouse import K, Knn, Rrf, Search
+        >>> col = vectorhouse.Client().create_collection("s_demo", embedding_function=None)
+        >>> col.add(ids=["a", "b"], embeddings=[[1.0, 0.0], [0.0, 1.0]],
+        ...         documents=["error E1042", "all fine"], metadatas=[{"n": 1}, {"n": 2}])
+        >>> rank = Rrf([Knn(query=[0.0, 1.0], return_rank=True, default=10),
+        ...             Knn(query="E1042", key="sparse_embedding", return_rank=True, default=10)])
+        >>> col.search(Search().where(K("n") >= 1).rank(rank).limit(2).select(K.DOCUMENT))
+        ...     # doctest: +NORMALIZE_WHITESPACE
+        {'ids': [['a', 'b']], 'documents': [['error E1042', 'all fine']], 'embeddings': [None],
+         'metadatas': [None], 'scores': [None], 'select': [['#document']]}
+        """
+        return SearchResult(search_run.run_searches(self, searches))
 
     # -- changing the model ---------------------------------------------------------
 

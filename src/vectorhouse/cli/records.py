@@ -73,6 +73,19 @@ def print_table(headers: list[str], rows: list[list[str]]) -> None:
 )
 @where_option
 @where_document_option
+@click.option(
+    "--mode",
+    type=click.Choice(["dense", "lexical", "hybrid"]),
+    default="dense",
+    show_default=True,
+    help="dense: by meaning; lexical: BM25 over the words; hybrid: both, fused.",
+)
+@click.option(
+    "--fusion",
+    type=click.Choice(["rrf", "weighted"]),
+    default=None,
+    help="How --mode hybrid fuses the two rankings (default: the library's).",
+)
 @json_option
 def query(
     text: str,
@@ -81,25 +94,34 @@ def query(
     k: int,
     where: str | None,
     where_document: str | None,
+    mode: str,
+    fusion: str | None,
     as_json: bool,
 ) -> None:
     """Search a collection by meaning: the K chunks nearest to TEXT.
+
+    With --mode lexical the chunks are ranked by BM25 over their words, with --mode
+    hybrid by both, fused; the score column is then lower-is-better too (minus the
+    BM25 or fused score).
 
     \b
     Example:
       vectorhouse query "how do I rotate the logs?" --collection notes -k 5
       vectorhouse query "rotate logs" -c notes --where '{"ext": ".md"}' --json
+      vectorhouse query "ERR_CONN_RESET" -c notes --mode hybrid
     """
     filters = _filters(where, where_document)
+    extra: dict[str, Any] = {} if mode == "dense" else {"mode": mode, "fusion": fusion}
     with open_client(db) as client:
         col = get_collection(client, collection)
-        result = col.query(query_texts=[text], n_results=k, **filters)
+        result = col.query(query_texts=[text], n_results=k, **filters, **extra)
     hits = result.hits[0]
     if as_json:
         echo_json(
             {
                 "query": text,
                 "collection": collection,
+                **({} if mode == "dense" else {"mode": mode}),
                 "results": [
                     {
                         "id": h.id,
@@ -125,7 +147,7 @@ def query(
         ]
         for rank, hit in enumerate(hits, start=1)
     ]
-    print_table(["#", "distance", "source", "chunk"], rows)
+    print_table(["#", "distance" if mode == "dense" else "score", "source", "chunk"], rows)
 
 
 def _records_json(result: Any, with_embeddings: bool) -> dict[str, Any]:

@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vectorhouse.config import Settings
+from vectorhouse.engine import lexical
 from vectorhouse.engine.background import IndexWorker, merge
 from vectorhouse.engine.consistency import graph_problem
 from vectorhouse.engine.index_files import ADD_THREADS, Expected, IndexFiles
@@ -80,6 +81,16 @@ def index_params(row: CollectionRow) -> IndexParams:
         ef_construction=hnsw.get("ef_construction", 100),
         ef_search=hnsw.get("ef_search", 100),
     )
+
+
+def lexical_config(configuration: Mapping[str, Any]) -> dict[str, Any]:
+    """A collection's lexical settings (collections made before they existed get the
+    defaults).
+
+    >>> lexical_config({"lexical": {"stemming": "porter"}})["stemming"]
+    'porter'
+    """
+    return {**lexical.DEFAULT_CONFIG, **dict(configuration.get("lexical") or {})}
 
 
 class Engine:
@@ -149,6 +160,7 @@ class Engine:
                 self.store.create_collection(
                     cid, name, metadata, configuration, self.store.next_seq()
                 )
+                lexical.create(self.store.conn, cid, lexical_config(configuration))
                 row = self.store.collection_by_id(cid)
             assert row is not None
             return row
@@ -191,6 +203,7 @@ class Engine:
                 row = self.store.collection_by_name(name)
                 if row is None:
                     raise CollectionNotFoundError(f"collection {name!r} does not exist")
+                lexical.drop(self.store.conn, row.id)
                 self.store.delete_collection(row.id)
             self._indexes.pop(row.id, None)
             self._selections.forget(row.id)

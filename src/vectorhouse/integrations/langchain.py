@@ -41,6 +41,7 @@ import numpy as np
 from vectorhouse.api.client import Client, PersistentClient
 from vectorhouse.api.collection import Collection
 from vectorhouse.api.embedding import NOT_GIVEN
+from vectorhouse.api.search import K
 from vectorhouse.embeddings.langchain import LangChainEmbeddingFunction, to_langchain
 from vectorhouse.errors import InvalidArgumentError
 from vectorhouse.types import QueryResult
@@ -60,6 +61,8 @@ Embedding = Embeddings | Callable[[list[str]], Any]
 """What may embed a store's texts: a LangChain ``Embeddings`` or a vectorhouse function."""
 
 DEFAULT_COLLECTION = "langchain"
+_MODES = {"similarity": "dense", "hybrid": "hybrid", "lexical": "lexical"}
+"""``search_type`` of the similarity searches -> ``Collection.query``'s ``mode``."""
 
 
 def _l2_relevance(distance: float) -> float:
@@ -320,21 +323,69 @@ class Vectorhouse(VectorStore):
     ) -> list[tuple[Document, float]]:
         """Like ``similarity_search``, with each document's distance (lower is closer).
 
+        ``search_type="hybrid"`` fuses BM25 over the texts with the vectors (``fusion=``
+        as in ``Collection.query``), ``search_type="lexical"`` is BM25 alone; their
+        scores are lower-is-better too (minus the fused or BM25 score).
+
         >>> store = Vectorhouse.from_texts(["red apple", "green pear"])
         >>> hits = store.similarity_search_with_score("red apple")
         >>> [(doc.page_content, round(distance, 3)) for doc, distance in hits]
         [('red apple', 0.0), ('green pear', 0.981)]
+        >>> [d.page_content for d, _ in store.similarity_search_with_score(
+        ...     "pear", k=1, search_type="lexical")]
+        ['green pear']
         """
+        mode = _MODES.get(kwargs.pop("search_type", "similarity"))
+        if mode is None:
+            raise InvalidArgumentError(
+                f"similarity_search: search_type must be one of {sorted(_MODES)}"
+            )
+        fusion = kwargs.pop("fusion", None)
         _reject_unknown(kwargs, "similarity_search")
-        self._require_function("similarity_search")
+        if mode != "lexical":
+            self._require_function("similarity_search")
         result = self._collection.query(
             query_texts=[query],
             n_results=k,
             where=filter,
             where_document=where_document,
             include=["documents", "metadatas", "distances"],
+            **({} if mode == "dense" else {"mode": mode, "fusion": fusion}),
         )
         return _hits(result)
+
+    def search(self, query: str, search_type: str, **kwargs: Any) -> list[Document]:
+        """LangChain's ``search``, with ``"hybrid"`` and ``"lexical"`` besides
+        ``"similarity"``, ``"similarity_score_threshold"`` and ``"mmr"``.
+
+        >>> store = Vectorhouse.from_texts(["error E1042 in parser", "all good"])
+        >>> store.search("E1042", "hybrid", k=1)[0].page_content
+        'error E1042 in parser'
+        """
+        if search_type in ("hybrid", "lexical"):
+            return self.similarity_search(query, search_type=search_type, **kwargs)
+        return super().search(query, search_type, **kwargs)
+
+    def hybrid_search(self, search: Any) -> list[Document]:
+        """Run a Chroma Search API search (``vectorhouse.Search``, or chromadb's) on the
+        collection, like ``langchain_chroma.Chroma.hybrid_search``.
+
+        >>> from vectorhouse import K, Knn, Search
+        >>> store = Vectorhouse.from_texts(["error E1042 in parser", "all good"])
+        >>> rank = Knn(query="E1042", key="sparse_embedding")
+        >>> [d.page_content for d in store.hybrid_search(Search().rank(rank))]
+        ['error E1042 in parser']
+        """
+        result = self._collection.search(search.select(K.DOCUMENT, K.METADATA))
+        return [
+            _document(i, d, m)
+            for i, d, m in zip(
+                result["ids"][0],
+                result["documents"][0] or [],
+                result["metadatas"][0] or [],
+                strict=True,
+            )
+        ]
 
     def similarity_search_by_vector(
         self,

@@ -444,3 +444,18 @@ async def query(request: Request, tenant: str, database: str, collection_id: str
             )
         ),
     )
+
+
+@router.post(
+    COLLECTION + "/search",
+    summary="Chroma's Search API: dense, BM25 and hybrid ranking (see Collection.search)",
+    openapi_extra=_body(searches={"type": "array", "items": _OBJ}, read_level=_ANY),
+)
+async def search(request: Request, tenant: str, database: str, collection_id: str) -> Response:
+    """Chroma's SearchResult: one entry per search in ``searches`` (their dict form)."""
+    _scope(tenant, database)
+    body = await read_json(request)
+    searches = _arg(body, "searches", [])
+    if not isinstance(searches, list):
+        raise InvalidArgumentError("searches must be a list of search objects")
+    return await _on_collection(request, collection_id, lambda col: dict(col.search(searches)))

@@ -1,0 +1,260 @@
+"""The lexical index: BM25 over a collection's documents with SQLite FTS5.
+
+Each collection has its own FTS5 table, ``lexical_<id>``, over ``records`` (external
+content: the text is stored once, in ``records``), so BM25's document count and average
+length are the collection's own. Triggers on ``records`` keep it in step inside the
+same write transaction as the records themselves; records without a document are not
+indexed. The tokenizer is chosen when the collection is created and recorded in its
+configuration under ``"lexical"``: Unicode-aware words (``unicode61``, lowercased,
+diacritics removed), optionally Porter-stemmed.
+
+Scores are FTS5's ``bm25()`` (k1 = 1.2, b = 0.75), negated as FTS5 does: lower is better.
+
+    >>> from vectorhouse.storage.connection import open_connection
+    >>> conn = open_connection(":memory:")
+    >>> _ = conn.execute("INSERT INTO collections VALUES ('c', 'n', NULL, '{}', 1, 0, 0)")
+    >>> create(conn, "c", DEFAULT_CONFIG)
+    >>> for rid, doc in [("a", "error E1042 in the parser"), ("b", "the parser is fine")]:
+    ...     _ = conn.execute(
+    ...         "INSERT INTO records (collection_id, id, document, embedding, seq, vector_seq)"
+    ...         " VALUES ('c', ?, ?, x'', 0, 0)", (rid, doc))
+    >>> rowids, scores = search(conn, "c", "E1042", 5)
+    >>> rowids.tolist()
+    [1]
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from vectorhouse.filters.sql import to_sql
+from vectorhouse.storage.store import dumps
+
+Node = Any  # a parsed filter
+
+DEFAULT_CONFIG: dict[str, Any] = {"tokenizer": "unicode61", "stemming": "none"}
+"""The lexical settings a collection gets unless its configuration says otherwise."""
+
+STEMMERS = ("none", "porter")
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def table_name(collection_id: str) -> str:
+    """The FTS5 table of a collection (its id without dashes, so a plain identifier).
+
+    >>> table_name("1b4e28ba-2fa1-11d2-883f-0016d3cca427")
+    'lexical_1b4e28ba2fa111d2883f0016d3cca427'
+    """
+    hexid = collection_id.replace("-", "")
+    assert hexid.isalnum(), collection_id
+    return f"lexical_{hexid}"
+
+
+def tokenize_spec(config: Mapping[str, Any]) -> str:
+    """The FTS5 ``tokenize`` option for lexical settings.
+
+    >>> tokenize_spec({"tokenizer": "unicode61", "stemming": "porter"})
+    'porter unicode61 remove_diacritics 2'
+    """
+    base = "unicode61 remove_diacritics 2"
+    return f"porter {base}" if config.get("stemming") == "porter" else base
+
+
+def query_terms(text: str) -> list[str]:
+    """The distinct words of a query, in order (FTS5 lowercases and stems them itself).
+
+    >>> query_terms("Why does ERR_CONN_RESET happen? err")
+    ['Why', 'does', 'ERR', 'CONN', 'RESET', 'happen', 'err']
+    """
+    return list(dict.fromkeys(_WORD.findall(text)))
+
+
+def match_expression(text: str) -> str | None:
+    """The FTS5 query for ``text``: any of its words (None when it has no words).
+
+    >>> match_expression('say "hi" there')
+    '"say" OR "hi" OR "there"'
+    >>> match_expression("?!") is None
+    True
+    """
+    terms = query_terms(text)
+    if not terms:
+        return None
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def exists(conn: sqlite3.Connection, collection_id: str) -> bool:
+    """Whether the collection has its lexical table."""
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+        (table_name(collection_id),),
+    ).fetchone()
+    return row is not None
+
+
+def create(conn: sqlite3.Connection, collection_id: str, config: Mapping[str, Any]) -> None:
+    """Create the collection's lexical table and its triggers, and index the documents
+    already stored (inside the caller's transaction)."""
+    t = table_name(collection_id)
+    cid = collection_id.replace("'", "''")
+    conn.execute(
+        f"CREATE VIRTUAL TABLE {t} USING fts5(document, content='records',"
+        f" content_rowid='rowid', tokenize='{tokenize_spec(config)}')"
+    )
+    conn.execute(
+        f"CREATE TRIGGER {t}_ai AFTER INSERT ON records"
+        f" WHEN new.collection_id = '{cid}' AND new.document IS NOT NULL BEGIN"
+        f" INSERT INTO {t} (rowid, document) VALUES (new.rowid, new.document); END"
+    )
+    conn.execute(
+        f"CREATE TRIGGER {t}_ad AFTER DELETE ON records"
+        f" WHEN old.collection_id = '{cid}' AND old.document IS NOT NULL BEGIN"
+        f" INSERT INTO {t} ({t}, rowid, document) VALUES ('delete', old.rowid, old.document);"
+        " END"
+    )
+    conn.execute(
+        f"CREATE TRIGGER {t}_au AFTER UPDATE OF document ON records"
+        f" WHEN new.collection_id = '{cid}' BEGIN"
+        f" INSERT INTO {t} ({t}, rowid, document) SELECT 'delete', old.rowid, old.document"
+        " WHERE old.document IS NOT NULL;"
+        f" INSERT INTO {t} (rowid, document) SELECT new.rowid, new.document"
+        " WHERE new.document IS NOT NULL; END"
+    )
+    conn.execute(
+        f"INSERT INTO {t} (rowid, document) SELECT rowid, document FROM records"
+        " WHERE collection_id = ? AND document IS NOT NULL",
+        (collection_id,),
+    )
+
+
+def drop(conn: sqlite3.Connection, collection_id: str) -> None:
+    """Drop the collection's lexical table and triggers, if it has them."""
+    t = table_name(collection_id)
+    for suffix in ("ai", "ad", "au"):
+        conn.execute(f"DROP TRIGGER IF EXISTS {t}_{suffix}")
+    conn.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+def rebuild(conn: sqlite3.Connection, collection_id: str, config: Mapping[str, Any]) -> int:
+    """Drop and re-create the collection's lexical table from its records (inside the
+    caller's transaction); returns how many documents it indexed."""
+    drop(conn, collection_id)
+    create(conn, collection_id, config)
+    return indexed_count(conn, collection_id)
+
+
+def indexed_count(conn: sqlite3.Connection, collection_id: str) -> int:
+    """How many documents the lexical table holds (0 when there is none): the row count
+    FTS5 keeps for BM25, read from its ``averages`` record."""
+    if not exists(conn, collection_id):
+        return 0
+    return _row_count(conn, table_name(collection_id))
+
+
+def _row_count(conn: sqlite3.Connection, table: str) -> int:
+    row = conn.execute(f"SELECT block FROM {table}_data WHERE id = 1").fetchone()
+    if row is None or not row[0]:
+        return 0
+    return _varint(bytes(row[0]))
+
+
+def document_count(conn: sqlite3.Connection, collection_id: str) -> int:
+    """How many of the collection's records have a document (what should be indexed)."""
+    row = conn.execute(
+        "SELECT count(*) FROM records WHERE collection_id = ? AND document IS NOT NULL",
+        (collection_id,),
+    ).fetchone()
+    return int(row[0])
+
+
+def _folded(term: str) -> str:
+    """A word as ``unicode61 remove_diacritics 2`` indexes it (without stemming)."""
+    decomposed = unicodedata.normalize("NFKD", term.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _informative_terms(conn: sqlite3.Connection, table: str, terms: list[str]) -> list[str]:
+    """The query terms less those found in more than half of the documents.
+
+    FTS5 floors such a term's BM25 weight (idf) at 1e-6, so it barely moves a score,
+    but a document holding only such terms still matches: "a", "the" and "to" make a
+    query match most of the collection and cost a score for each. Leaving them out
+    keeps the ranking of the other documents (their scores change by under 1e-6 per
+    term) and drops only near-zero tails. A query with no other term keeps them all.
+    On a stemmed table the unstemmed word is looked up, so a term whose stem differs
+    is simply kept.
+    """
+    if len(terms) < 2:
+        return terms
+    vocab = f"temp.{table}_vocab"
+    folded = [_folded(t) for t in terms]
+    sql = f"SELECT term, doc FROM {vocab} WHERE term IN (SELECT value FROM json_each(?))"
+    try:
+        rows = conn.execute(sql, (dumps(folded),)).fetchall()
+    except sqlite3.OperationalError:  # this connection has no vocabulary view yet
+        conn.execute(f"CREATE VIRTUAL TABLE {vocab} USING fts5vocab(main, {table}, row)")
+        rows = conn.execute(sql, (dumps(folded),)).fetchall()
+    if not rows:
+        return terms
+    half = _row_count(conn, table) / 2
+    common = {term for term, doc in rows if doc > half}
+    kept = [t for t, f in zip(terms, folded, strict=True) if f not in common]
+    return kept or terms
+
+
+def _varint(data: bytes) -> int:
+    """SQLite's big-endian varint at the start of ``data``.
+
+    >>> _varint(bytes([0x81, 0x00]))
+    128
+    """
+    value = 0
+    for i, byte in enumerate(data[:9]):
+        if i == 8:
+            return (value << 8) | byte
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value
+    return value
+
+
+def search(
+    conn: sqlite3.Connection,
+    collection_id: str,
+    text: str,
+    k: int,
+    node: Node | None = None,
+    ids: Sequence[str] | None = None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The ``k`` best BM25 matches for ``text`` among the records passing the filter:
+    ``(rowids, scores)``, best first, scores as FTS5's ``bm25()`` (lower is better)."""
+    t = table_name(collection_id)
+    expr = match_expression(" ".join(_informative_terms(conn, t, query_terms(text))))
+    if expr is None or k <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float64)
+    sql = f"SELECT f.rowid, bm25({t}) AS s FROM {t} f"
+    args: list[Any] = [expr]
+    conditions = [f"{t} MATCH ?"]
+    if node is not None or ids is not None:
+        sql += " JOIN records r ON r.rowid = f.rowid"
+        if ids is not None:
+            conditions.append("r.id IN (SELECT value FROM json_each(?))")
+            args.append(dumps(list(ids)))
+        if node is not None:
+            where, params = to_sql(node)
+            conditions.append(f"({where})")
+            args.extend(params)
+    sql += " WHERE " + " AND ".join(conditions) + " ORDER BY s, f.rowid LIMIT ?"
+    args.append(k)
+    rows = conn.execute(sql, args).fetchall()
+    rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+    return rowids, scores
