@@ -256,6 +256,8 @@ def verify(
     resurrected: list[str] = []
     expected = preload
     uncertain = 0
+    unreadable = 0
+    errors: list[str] = []
     for name in writer_files:
         state = json.loads(Path(name).read_text())["state"]
         me = int(state["me"])
@@ -269,7 +271,12 @@ def verify(
         want = {rid: value for rid, value in want.items() if rid not in skip}
         expected += len(want)
         ids = sorted(want)
-        got = col.get(ids=ids, include=["embeddings", "metadatas"]) if ids else {"ids": []}
+        try:
+            got = col.get(ids=ids, include=["embeddings", "metadatas"]) if ids else {"ids": []}
+        except Exception as exc:  # chroma may fail to read back: say so, do not crash
+            errors.append(f"get: {type(exc).__module__}.{type(exc).__name__}: {exc}")
+            unreadable += len(ids)
+            continue
         found = {
             rid: (np.asarray(vec, dtype=np.float32), meta)
             for rid, vec, meta in zip(
@@ -282,8 +289,15 @@ def verify(
                 wrong.append(rid)
         gone = [f"w{me}-{k}" for k in state["deleted"] if f"w{me}-{k}" not in skip]
         if gone:
-            resurrected += col.get(ids=gone)["ids"]
-    count = col.count()
+            try:
+                resurrected += col.get(ids=gone)["ids"]
+            except Exception as exc:
+                errors.append(f"get: {type(exc).__module__}.{type(exc).__name__}: {exc}")
+    try:
+        count: int | None = col.count()
+    except Exception as exc:
+        errors.append(f"count: {type(exc).__module__}.{type(exc).__name__}: {exc}")
+        count = None
     close = getattr(client, "close", None)
     if close is not None:
         close()
@@ -291,6 +305,8 @@ def verify(
         "expected_records": expected,
         "count": count,
         "uncertain_writes": uncertain,
+        "unreadable": unreadable,
+        "verify_errors": errors[:5],
         "lost": len(lost),
         "first_lost": lost[:5],
         "wrong_values": len(wrong),

@@ -40,6 +40,7 @@ def test_four_processes_for_a_minute_lose_no_write_and_no_call_takes_over_2_s(
         assert summary["read_mismatches"] == 0, f"{name}: {summary['first_read_mismatches']}"
         assert summary["ops"] > 0, f"{name} did nothing"
     assert verified["uncertain_writes"] == 0
+    assert verified["unreadable"] == 0, verified["verify_errors"]
     assert verified["lost"] == 0, verified["first_lost"]
     assert verified["wrong_values"] == 0, verified["first_wrong"]
     assert verified["resurrected"] == 0, verified["first_resurrected"]
