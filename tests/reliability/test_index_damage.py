@@ -46,7 +46,11 @@ import vectorhouse
 path, name = sys.argv[1], sys.argv[2]
 first, n, seed = (int(a) for a in sys.argv[3:6])
 with vectorhouse.PersistentClient(path=path) as client:
-    col = client.get_or_create_collection(name, embedding_function=None)
+    # ef_search above the record count: a search through the graph is exhaustive, so
+    # results through a rebuilt graph are exact whatever order its inserts ran in.
+    col = client.get_or_create_collection(
+        name, embedding_function=None, metadata={"hnsw:search_ef": 600}
+    )
     for start in range(first, first + n, 100):
         ids = range(start, min(start + 100, first + n))
         col.add(
