@@ -274,18 +274,25 @@ def read_only(folder: Path) -> Iterator[None]:
         subprocess.run(["umount", str(folder)], check=False)
 
 
+@pytest.mark.parametrize("index_file", ["valid", "damaged"])
 def test_a_read_only_index_folder_works_read_only_and_warns_once(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, index_file: str
 ) -> None:
     path = tmp_path / "db"
     fill(path, 0, 300)
+    fill(path, 300, 20)  # a second generation: the first one was pruned
     graph, _ = index_files(path, collection_id(path))
-    graph.write_bytes(b"\0" * graph.stat().st_size)  # unusable: it must be rebuilt in memory
+    if index_file == "damaged":  # unusable, and it cannot be removed: rebuilt in memory
+        graph.write_bytes(b"\0" * graph.stat().st_size)
+    keys = list(range(320))
     with read_only(path / "index"):
         with pytest.raises(OSError):
             (path / "index" / "probe").write_text("x")
-        check_reopen(path, list(range(300)), caplog, warnings=1)
-        check_reopen(path, list(range(300)), caplog, warnings=1)  # still cannot save: once again
+        # Each open warns once that the index cannot be saved (check_reopen writes),
+        # plus once for an unusable file; calls after the first never warn again.
+        want = 1 if index_file == "valid" else 2
+        check_reopen(path, keys, caplog, warnings=want)
+        check_reopen(path, keys, caplog, warnings=want)
 
 
 def test_a_damaged_database_file_raises_storage_error_not_a_raw_sqlite_error(
