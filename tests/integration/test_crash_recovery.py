@@ -11,12 +11,8 @@ saves; a second test kills the writer at chosen steps inside an index save.
 
 from __future__ import annotations
 
-import queue
-import signal
-import subprocess
+import os
 import sys
-import threading
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -24,6 +20,7 @@ import numpy as np
 import pytest
 
 import vectorhouse
+from crashkit import CRASH_ENV, TESTS_DIR, run_until_killed
 from vectorhouse.index.flat import exact_search
 
 DIM = 8
@@ -33,28 +30,17 @@ NAME = "crash"
 SAVE_EVERY = 500
 
 WRITER = rf"""
-import os, signal, sys
+import sys
 import numpy as np
 import vectorhouse
-from vectorhouse.engine import index_files
 
-path, start, crash_at = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+sys.path.insert(0, {str(TESTS_DIR)!r})
+import crashkit
+
+path, start = sys.argv[1], int(sys.argv[2])
 DIM, BATCH, SEED = {DIM}, {BATCH}, {SEED}
-
-if crash_at != "none":
-    # Die (as by SIGKILL) at the n-th call of one step of an index save.
-    target, nth = crash_at.split(":")
-    calls = {{"n": 0}}
-    owner = index_files if target == "_fsync" else index_files.IndexFiles
-    original = getattr(owner, target)
-
-    def crashing(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == int(nth):
-            os.kill(os.getpid(), signal.SIGKILL)
-        return original(*args, **kwargs)
-
-    setattr(owner, target, staticmethod(crashing) if owner is not index_files else crashing)
+# Die (as by SIGKILL) at the n-th call of one step of an index save, when told to.
+crashkit.crash_hook_from_env()
 
 client = vectorhouse.PersistentClient(
     path=path, settings=vectorhouse.Settings(index_save_every={SAVE_EVERY})
@@ -80,6 +66,12 @@ def batch_vectors(batch: int) -> np.ndarray:
     return np.random.default_rng([SEED, batch]).standard_normal((BATCH, DIM)).astype(np.float32)
 
 
+CRASH_POINTS = {
+    "_fsync": "vectorhouse.engine.index_files:_fsync",
+    "_unlink": "vectorhouse.engine.index_files:IndexFiles._unlink",
+}
+
+
 def run_writer(
     path: Path,
     start: int,
@@ -92,56 +84,20 @@ def run_writer(
     """Run the writer from batch ``start``; SIGKILL it once ``kill_after`` batches were
     acknowledged (plus ``delay_s``), or wait for it to die by itself (``crash_at``).
     Returns the acknowledged batch numbers."""
-    stderr = path.with_name(f"writer-{start}.stderr")
-    with open(stderr, "w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(path), str(start), crash_at],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-        )
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    acked: list[int] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while kill_after is None or len(acked) < kill_after:
-            try:
-                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                pytest.fail(f"the writer acknowledged only {len(acked)} batches in {timeout_s} s")
-            if line is None:
-                break
-            acked.append(int(line))
-        if kill_after is not None:
-            assert proc.poll() is None, f"the writer died early: {stderr.read_text()}"
-            time.sleep(delay_s)
-            proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=timeout_s)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    reader.join(timeout=10)
-    assert proc.stdout is not None
-    proc.stdout.close()
-    while True:  # lines printed between the last read and the kill
-        try:
-            line = lines.get_nowait()
-        except queue.Empty:
-            break
-        if line is not None:
-            acked.append(int(line))
-    assert proc.returncode == -signal.SIGKILL, stderr.read_text()
-    return acked
+    env = dict(os.environ)
+    env.pop(CRASH_ENV, None)
+    if crash_at != "none":
+        target, nth = crash_at.split(":")
+        env[CRASH_ENV] = f"{CRASH_POINTS[target]}:{nth}"
+    lines = run_until_killed(
+        [sys.executable, "-c", WRITER, str(path), str(start)],
+        path.with_name(f"writer-{start}.stderr"),
+        kill_after=kill_after,
+        delay_s=delay_s,
+        timeout_s=timeout_s,
+        env=env,
+    )
+    return [int(line) for line in lines]
 
 
 def check_database(path: Path, acked: list[int], rng: np.random.Generator) -> int:
