@@ -38,6 +38,7 @@ EXPECTED = {
     "NotFoundError",
     "PersistentClient",
     "QueryResult",
+    "ReadOnlyError",
     "Record",
     "ResetNotAllowedError",
     "ServerError",
