@@ -20,7 +20,10 @@ TOPICS: dict[str, list[tuple[str, str]]] = {
         ("sourdough", "A sourdough starter needs feeding with flour and water every day."),
     ],
     "programming": [
-        ("python-lists", "Python list comprehensions build a new list from an iterable in one line."),
+        (
+            "python-lists",
+            "Python list comprehensions build a new list from an iterable in one line.",
+        ),
         ("git-rebase", "Use git rebase to replay your branch's commits on top of the main branch."),
         ("sql-index", "An index on a SQL column speeds up lookups but slows down writes."),
         ("unit-tests", "Unit tests should be small, fast and check one behaviour each."),
@@ -48,7 +51,10 @@ TOPICS: dict[str, list[tuple[str, str]]] = {
         ("aurora", "Auroras glow when particles from the Sun hit the upper atmosphere."),
     ],
     "sports": [
-        ("marathon", "Marathon runners train for months and taper in the last weeks before a race."),
+        (
+            "marathon",
+            "Marathon runners train for months and taper in the last weeks before a race.",
+        ),
         ("football", "In football a team scores by putting the ball in the other team's goal."),
         ("tennis", "A tennis serve starts every point, from behind the baseline."),
         ("swimming", "Freestyle swimmers breathe to the side between strokes."),

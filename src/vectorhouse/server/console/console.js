@@ -241,10 +241,11 @@
     $("collection-title").textContent = col.name;
     renderFacts();
     clearSearch();
-    const canSearch = !col.model || col.model.served;
+    const canSearch = Boolean(col.model && col.model.served);
     $("search-input").disabled = !canSearch;
-    $("search-input").placeholder = canSearch
-      ? "Search by meaning…" : "This server does not run this collection's model";
+    $("search-input").placeholder = canSearch ? "Search by meaning…"
+      : col.model ? "This server does not run this collection's model"
+        : "This collection has no embedding function: no text search";
     await Promise.all([loadRecords(), loadMap()]);
   }
 
