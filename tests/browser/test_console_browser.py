@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.browser.corpus import records
 
 import vectorhouse
 from vectorhouse.server import RunningServer, running_server
+
+from .corpus import records
 
 pytestmark = pytest.mark.browser
 
