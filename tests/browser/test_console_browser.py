@@ -27,7 +27,7 @@ from vectorhouse.server import RunningServer, running_server
 
 from .corpus import records
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
