@@ -164,7 +164,8 @@ def apply_filter(driver: WebDriver, where: dict[str, Any] | None) -> None:
 
 
 def page_info(driver: WebDriver) -> str:
-    return by_id(driver, "page-info").text
+    """The pager's text, also while the records tab is hidden."""
+    return str(by_id(driver, "page-info").get_attribute("textContent"))
 
 
 def test_console_asks_for_the_token_then_searches_and_maps(
@@ -277,14 +278,17 @@ def test_records_are_browsed_filtered_and_deleted_after_confirmation(
     assert found and all(f.startswith("astronomy-") for f in found)
     apply_filter(driver, {"year": {"$gt": "x"}})
     wait(driver, lambda d: "$gt" in by_id(d, "filter-error").text)
+    wait(driver, lambda d: page_info(d) == "")  # no page of a bad filter
     apply_filter(driver, {"topic": "astronomy"})
-    wait(driver, lambda d: by_id(d, "filter-error").text == "")
+    wait(driver, lambda d: page_info(d) == f"1{DASH}12 of 12 matching")
+    assert by_id(driver, "filter-error").text == ""
 
     # Delete: cancelled first, then confirmed.
     driver.find_element(By.CSS_SELECTOR, '.tabs button[data-tab="records"]').click()
     wait(driver, lambda d: page_info(d) == f"1{DASH}12 of 12 matching")
     target = "astronomy-mars"
     delete = f'#records button[data-delete="{target}"]'
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, delete))
     driver.find_element(By.CSS_SELECTOR, delete).click()
     wait(driver, lambda d: by_id(d, "confirm-dialog").is_displayed())
     assert target in by_id(driver, "confirm-text").text

@@ -315,6 +315,9 @@
         + "/records", { ...filterBody(), limit: PAGE_SIZE, offset: state.page * PAGE_SIZE });
     } catch (err) {
       table.textContent = "";
+      $("page-info").textContent = "";
+      $("page-prev").disabled = true;
+      $("page-next").disabled = true;
       $("records-error").textContent = err.message;
       showFilterError(err);
       return;
