@@ -28,6 +28,7 @@ and carries a stable ``code`` string that survives serialisation (HTTP bodies, C
     │   ├── DatabaseLockedError               database_locked
     │   └── IndexLoadError (ValueError)       index_load_error
     ├── AuthenticationError (PermissionError) unauthorized
+    ├── ReadOnlyError (PermissionError)       read_only
     └── ServerError                           server_error
         └── ServerUnavailableError            server_unavailable
             (also a ConnectionError)
@@ -35,8 +36,9 @@ and carries a stable ``code`` string that survives serialisation (HTTP bodies, C
 ``IndexLoadError`` never reaches callers of the public API: an unusable index file is
 rebuilt from storage, with a logged warning.
 
-The last three come from talking to a server (``HttpClient``): a missing or wrong
-token, a server that failed, and one that cannot be reached or is shutting down.
+The last four come from talking to a server (``HttpClient``): a missing or wrong
+token, a write sent to a read-only server, a server that failed, and one that cannot
+be reached or is shutting down.
 
 Argument errors also subclass :class:`ValueError` so that code written for Chroma,
 which catches ``ValueError``, keeps working. Errors raised by libraries underneath
@@ -212,6 +214,17 @@ class AuthenticationError(VectorhouseError, PermissionError):
     """
 
     code = "unauthorized"
+
+
+class ReadOnlyError(VectorhouseError, PermissionError):
+    """The server refused a write: it was started read-only (``vectorhouse serve
+    --read-only``).
+
+    >>> issubclass(ReadOnlyError, PermissionError)
+    True
+    """
+
+    code = "read_only"
 
 
 class ServerError(VectorhouseError):

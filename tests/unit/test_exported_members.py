@@ -45,6 +45,7 @@ EXPECTED = {
     "NotFoundError",
     "PersistentClient",
     "QueryResult",
+    "ReadOnlyError",
     "Record",
     "Rrf",
     "Search",

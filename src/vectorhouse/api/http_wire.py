@@ -56,6 +56,7 @@ ERROR_STATUS: dict[type[e.VectorhouseError], tuple[int, str]] = {
     e.EmbeddingDriftError: (409, "InvalidArgumentError"),
     e.ResetNotAllowedError: (403, "AuthorizationError"),
     e.AuthenticationError: (401, "AuthError"),
+    e.ReadOnlyError: (403, "AuthorizationError"),
     e.ClientClosedError: (503, "InternalError"),
     e.StorageError: (500, "InternalError"),
     e.DatabaseLockedError: (503, "InternalError"),
@@ -64,8 +65,9 @@ ERROR_STATUS: dict[type[e.VectorhouseError], tuple[int, str]] = {
 }
 """Error class -> (HTTP status, Chroma error name). An error takes the entry of the
 nearest class in its MRO: 400 bad arguments, 401 no or wrong token, 403 forbidden
-(``reset``), 404 not found, 409 conflicts with what is stored, 502 the embedding
-model or provider failed, 503 busy or shutting down, 500 anything else."""
+(``reset``, writes to a read-only server), 404 not found, 409 conflicts with what is
+stored, 502 the embedding model or provider failed, 503 busy or shutting down, 500
+anything else."""
 
 
 def _all_error_classes() -> dict[str, type[e.VectorhouseError]]:

@@ -138,6 +138,11 @@ def _run(
 )
 @click.option("--access-log/--no-access-log", default=True, help="Log every request.")
 @click.option(
+    "--read-only",
+    is_flag=True,
+    help="Refuse every request that would change the database (403), console included.",
+)
+@click.option(
     "--graceful-timeout",
     type=click.FloatRange(0),
     default=10.0,
@@ -156,8 +161,10 @@ def serve(
     log_level: str,
     access_log: bool,
     graceful_timeout: float,
+    read_only: bool,
 ) -> None:
-    """Serve a database over HTTP: Chroma's REST API, and OpenAI's embeddings API at /v1.
+    """Serve a database over HTTP: Chroma's REST API, OpenAI's embeddings API at /v1,
+    and a web console at / to browse, search and map the collections.
 
     The token is never given on the command line: name an environment variable
     (--token-env) or a file (--token-file). Stop with Ctrl-C or SIGTERM: requests in
@@ -183,6 +190,7 @@ def serve(
                 max_body_bytes=max_body_bytes,
                 cors_origins=cors_origin,
                 models=served,
+                read_only=read_only,
             )
         )
     except VectorhouseError as exc:
@@ -198,5 +206,6 @@ def serve(
             "listening on %s without a token: anyone who can reach it has full access", host
         )
     auth = "bearer token required" if token else "no auth"
+    auth += ", read-only" if read_only else ""
     ready = f"vectorhouse serving {path.resolve()} on http://{shown}:{bound} ({auth})"
     _run(app, sock, ready, log_level, access_log, graceful_timeout)

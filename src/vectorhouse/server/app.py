@@ -75,6 +75,8 @@ class ServerConfig:
     """Models served besides the bundled one, by id (``/v1/embeddings``, collections)."""
     settings: Settings | None = None
     """Client settings (None: ``VECTORHOUSE_*`` environment variables, else defaults)."""
+    read_only: bool = False
+    """Refuse every request that could write (403; see ``vectorhouse.server.read_only``)."""
 
 
 class ServerClient(Client):
@@ -231,7 +233,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     ['api', 'v1']
     """
     from vectorhouse.config import settings_from_env
-    from vectorhouse.server import chroma_routes, openai_routes
+    from vectorhouse.server import chroma_routes, console_routes, openai_routes
+    from vectorhouse.server.read_only import ReadOnly
 
     cfg = config or ServerConfig()
     if cfg.max_body_bytes < 1:
@@ -262,6 +265,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     )
     app.include_router(chroma_routes.router)
     app.include_router(openai_routes.router)
+    app.include_router(console_routes.router)
+    app.state.config = cfg
 
     async def http_error(request: Request, exc: Exception) -> Response:
         return error_to_response(request, exc)
@@ -270,7 +275,9 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, http_error)
     app.add_exception_handler(BodyTooLargeError, http_error)
     # The last one added is the outermost: CORS (so that browsers see its headers on
-    # every answer, 401 included), then the size limit, then auth.
+    # every answer, 401 included), then the size limit, then auth, then read-only.
+    if cfg.read_only:
+        app.add_middleware(ReadOnly)
     if cfg.token is not None:
         app.add_middleware(BearerAuth, token=cfg.token)
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)

@@ -2,7 +2,8 @@
 
 The token comes from an environment variable or a file, never from the command line
 (where other users of the machine can read it in the process list). It is compared in
-constant time. ``GET /api/v2/heartbeat`` stays open, for health checks.
+constant time. ``GET /api/v2/heartbeat`` stays open, for health checks, and so do the
+web console's page and static files (its data calls need the token).
 
     >>> import os
     >>> os.environ["VH_DOCTEST_TOKEN"] = "s3cret"
@@ -27,8 +28,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-OPEN_PATHS = frozenset({f"{API_PREFIX}/heartbeat"})
-"""Paths answered without a token."""
+OPEN_PATHS = frozenset({f"{API_PREFIX}/heartbeat", "/"})
+"""Paths answered without a token: the heartbeat and the console's page."""
+OPEN_PREFIXES = ("/console/static/",)
+"""Path prefixes answered without a token: the console's script and style (no data)."""
 
 
 def load_token(*, env: str | None = None, file: str | os.PathLike[str] | None = None) -> str:
@@ -109,7 +112,8 @@ class BearerAuth:
         self.token = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        path = scope["path"] if scope["type"] == "http" else ""
+        if scope["type"] != "http" or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
             await self.app(scope, receive, send)
             return
         presented = _presented_token(scope)
