@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from vectorhouse.errors import StorageError
 from vectorhouse.filters.sql import register_functions, to_sql
 from vectorhouse.storage.connection import Transactions
 
@@ -169,7 +170,7 @@ class Store:
         try:
             self.conn.execute("PRAGMA busy_timeout = 50")
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        except sqlite3.Error:
+        except (sqlite3.Error, StorageError):
             pass
         finally:
             self.conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
