@@ -179,6 +179,7 @@ class Client:
         >>> c = Client(); _ = c.create_collection("docs"); c.get_collection("docs").name
         'docs'
         """
+        name = v.normalize_lookup_name(name)
         return self._collection(self._engine.get_collection(name), embedding_function)
 
     def get_collection_by_id(
@@ -225,7 +226,9 @@ class Client:
         >>> Client().list_collections()
         []
         """
-        names = self._engine.list_collections(limit, offset or 0)
+        lim = None if limit is None else v.normalize_positive_int(limit, "limit", "list", minimum=0)
+        off = 0 if offset is None else v.normalize_positive_int(offset, "offset", "list", minimum=0)
+        names = self._engine.list_collections(lim, off)
         return [self.get_collection(n) for n in names]
 
     def count_collections(self) -> int:
@@ -241,7 +244,7 @@ class Client:
 
         >>> c = Client(); _ = c.create_collection("docs"); c.delete_collection("docs")
         """
-        self._engine.delete_collection(name)
+        self._engine.delete_collection(v.normalize_lookup_name(name))
 
     def __repr__(self) -> str:
         where = "memory" if self._path is None else str(self._path)
