@@ -31,6 +31,7 @@ from vectorhouse.api.embedding import (
 from vectorhouse.config import Settings
 from vectorhouse.engine.engine import Engine
 from vectorhouse.errors import InvalidArgumentError, ResetNotAllowedError
+from vectorhouse.reprs import shown
 from vectorhouse.storage.connection import open_connection
 from vectorhouse.storage.store import CollectionRow, Store
 
@@ -158,6 +159,8 @@ class Client:
         'docs'
         """
         v.validate_collection_name(name)
+        if not isinstance(get_or_create, bool):
+            raise InvalidArgumentError(f"get_or_create must be a bool, got {shown(get_or_create)}")
         if metadata is not None:
             metadata = v.normalize_metadata(metadata, "metadata", allow_none_values=False)
         if configuration is not None and not isinstance(configuration, dict):
@@ -192,9 +195,11 @@ class Client:
         'docs'
         """
         try:
+            if not isinstance(id, (str, uuid.UUID)):
+                raise ValueError(id)
             cid = str(uuid.UUID(str(id)))
         except ValueError:
-            raise InvalidArgumentError(f"a collection id is a UUID, got {id!r}") from None
+            raise InvalidArgumentError(f"a collection id is a UUID, got {shown(id)}") from None
         return self._collection(self._engine.collection_by_id(cid), embedding_function)
 
     def get_or_create_collection(

@@ -31,6 +31,7 @@ from vectorhouse.errors import (
     InvalidIncludeError,
     InvalidMetadataError,
 )
+from vectorhouse.reprs import shown
 from vectorhouse.types import SPACES
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$")
@@ -66,11 +67,6 @@ def text_problem(text: str) -> str | None:
     return None
 
 
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def normalize_lookup_name(name: object) -> str:
     """A collection name to look up (get or delete): any string that can be stored.
 
@@ -83,7 +79,7 @@ def normalize_lookup_name(name: object) -> str:
         )
     problem = text_problem(name)
     if problem is not None:
-        raise InvalidCollectionNameError(f"collection name {name!r} holds {problem}")
+        raise InvalidCollectionNameError(f"collection name {shown(name)} holds {problem}")
     return name
 
 
@@ -139,19 +135,19 @@ def normalize_ids(ids: Any, op: str) -> list[str]:
     for i, rid in enumerate(items):
         if not isinstance(rid, str):
             raise InvalidIDError(
-                f"ids must be strings; ids[{i}] is {type(rid).__name__} {rid!r} in {op}"
+                f"ids must be strings; ids[{i}] is {type(rid).__name__} {shown(rid)} in {op}"
             )
         if not rid:
             raise InvalidIDError(f"ids must be non-empty strings; ids[{i}] is empty in {op}")
         problem = text_problem(rid)
         if problem is not None:
-            raise InvalidIDError(f"ids[{i}] {_show(rid)} holds {problem} in {op}")
+            raise InvalidIDError(f"ids[{i}] {shown(rid)} holds {problem} in {op}")
     if len(set(items)) != len(items):
         counts = Counter(items)
         dups = sorted(rid for rid, c in counts.items() if c > 1)
-        shown = ", ".join(repr(d) for d in dups[:10])
+        listed = ", ".join(shown(d) for d in dups[:10])
         raise DuplicateIDError(
-            f"ids must be unique within one call; duplicated in {op}: {shown}"
+            f"ids must be unique within one call; duplicated in {op}: {listed}"
             + (f" and {len(dups) - 10} more" if len(dups) > 10 else "")
         )
     return items
@@ -201,7 +197,8 @@ def normalize_embeddings(embeddings: Any, n: int | None, op: str) -> npt.NDArray
         raise InvalidEmbeddingError(f"embeddings must not be empty in {op}")
     if arr.shape[1] == 0:
         raise InvalidEmbeddingError(f"embeddings must not be empty vectors in {op}")
-    out = np.ascontiguousarray(arr, dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # too large: infinity, refused below
+        out = np.ascontiguousarray(arr, dtype=np.float32)
     if not np.isfinite(out).all():
         bad = int(np.argwhere(~np.isfinite(out))[0][0])
         raise InvalidEmbeddingError(
@@ -260,14 +257,16 @@ def normalize_metadata(meta: Any, where: str, *, allow_none_values: bool) -> dic
     {'year': 2024, 'tags': ['a', 'b']}
     """
     if not isinstance(meta, Mapping):
-        raise InvalidMetadataError(f"{where} must be a dict, got {type(meta).__name__} {meta!r}")
+        raise InvalidMetadataError(
+            f"{where} must be a dict, got {type(meta).__name__} {shown(meta)}"
+        )
     out: dict[str, Any] = {}
     for key, value in meta.items():
         if not isinstance(key, str) or not key:
-            raise InvalidMetadataError(f"{where} keys must be non-empty strings, got {key!r}")
+            raise InvalidMetadataError(f"{where} keys must be non-empty strings, got {shown(key)}")
         problem = text_problem(key)
         if problem is not None:
-            raise InvalidMetadataError(f"{where} key {_show(key)} holds {problem}")
+            raise InvalidMetadataError(f"{where} key {shown(key)} holds {problem}")
         if value is None:
             if not allow_none_values:
                 continue
@@ -279,7 +278,7 @@ def normalize_metadata(meta: Any, where: str, *, allow_none_values: bool) -> dic
             if not all(_is_scalar(v) for v in items) or len(kinds) != 1:
                 raise InvalidMetadataError(
                     f"{where}[{key!r}] must be a list of str, int, float or bool values,"
-                    f" all of one type; got {value!r}"
+                    f" all of one type; got {shown(value)}"
                 )
             if any(isinstance(v, float) and not math.isfinite(v) for v in items):
                 raise InvalidMetadataError(f"{where}[{key!r}] holds NaN or infinity")
@@ -291,7 +290,7 @@ def normalize_metadata(meta: Any, where: str, *, allow_none_values: bool) -> dic
         elif not _is_scalar(value):
             raise InvalidMetadataError(
                 f"{where}[{key!r}] must be str, int, float, bool or a list of one of those,"
-                f" got {type(value).__name__} {value!r}"
+                f" got {type(value).__name__} {shown(value)}"
             )
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidMetadataError(f"{where}[{key!r}] is NaN or infinity")
@@ -375,7 +374,7 @@ def normalize_include(include: Any, allowed: frozenset[str], op: str) -> list[st
         value = getattr(item, "value", item)  # enum members
         if not isinstance(value, str) or value not in allowed:
             raise InvalidIncludeError(
-                f"include has an unknown field {value!r} in {op};"
+                f"include has an unknown field {shown(value)} in {op};"
                 f" allowed: {', '.join(sorted(allowed))}"
             )
         out.append(str(value))
@@ -392,7 +391,7 @@ def normalize_positive_int(
     5
     """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidArgumentError(f"{name} must be an integer, got {value!r} in {op}")
+        raise InvalidArgumentError(f"{name} must be an integer, got {shown(value)} in {op}")
     if value < minimum:
         raise InvalidArgumentError(f"{name} must be >= {minimum}, got {value} in {op}")
     if value > maximum:
@@ -429,7 +428,9 @@ def normalize_hnsw(
     }
     for key, value in (metadata or {}).items():
         if not isinstance(key, str):
-            raise InvalidArgumentError(f"collection metadata keys must be strings, got {key!r}")
+            raise InvalidArgumentError(
+                f"collection metadata keys must be strings, got {shown(key)}"
+            )
         if key in _HNSW_METADATA_KEYS:
             hnsw[_HNSW_METADATA_KEYS[key]] = value
         elif key.startswith("hnsw:") and key not in _HNSW_IGNORED:
@@ -445,7 +446,7 @@ def normalize_hnsw(
             raise InvalidArgumentError(f"unknown HNSW setting {key!r} in configuration")
     if not isinstance(hnsw["space"], str) or hnsw["space"] not in SPACES:
         raise InvalidArgumentError(
-            f"unknown space {hnsw['space']!r}; expected one of {', '.join(SPACES)}"
+            f"unknown space {shown(hnsw['space'])}; expected one of {', '.join(SPACES)}"
         )
     for key in ("max_neighbors", "ef_construction", "ef_search"):
         low, high = HNSW_LIMITS[key]

@@ -38,6 +38,7 @@ from typing import Any, TypeAlias
 
 from vectorhouse.errors import InvalidFilterError
 from vectorhouse.filters.limits import check_limits
+from vectorhouse.reprs import shown
 
 __all__ = [
     "DOCUMENT_OPERATORS",
@@ -137,8 +138,7 @@ def _combine_and(children: list[Node]) -> Node:
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return shown(value)
 
 
 def parse_where(where: Mapping[str, Any] | None) -> Node | None:
