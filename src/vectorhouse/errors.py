@@ -26,6 +26,10 @@ and carries a stable ``code`` string that survives serialisation (HTTP bodies, C
     ├── ClientClosedError                     client_closed
     ├── StorageError                          storage_error
     │   ├── DatabaseLockedError               database_locked
+    │   ├── DatabaseCorruptError              database_corrupt
+    │   ├── DiskFullError                     disk_full
+    │   ├── ReadOnlyDatabaseError             read_only_database
+    │   ├── StorageIOError                    storage_io_error
     │   └── IndexLoadError (ValueError)       index_load_error
     ├── AuthenticationError (PermissionError) unauthorized
     ├── ReadOnlyError (PermissionError)       read_only
@@ -35,6 +39,10 @@ and carries a stable ``code`` string that survives serialisation (HTTP bodies, C
 
 ``IndexLoadError`` never reaches callers of the public API: an unusable index file is
 rebuilt from storage, with a logged warning.
+
+The storage errors say what to do in their message: restore a damaged database
+from a backup, free space, make the files writable. A write that raised one of them
+stored nothing, and the next call works once the cause is gone.
 
 The last four come from talking to a server (``HttpClient``): a missing or wrong
 token, a write sent to a read-only server, a server that failed, and one that cannot
@@ -189,6 +197,46 @@ class DatabaseLockedError(StorageError):
     """Another process held the write lock for longer than the configured timeout."""
 
     code = "database_locked"
+
+
+class DatabaseCorruptError(StorageError):
+    """The database file is damaged or is not a vectorhouse database.
+
+    >>> DatabaseCorruptError("x").code
+    'database_corrupt'
+    """
+
+    code = "database_corrupt"
+
+
+class DiskFullError(StorageError):
+    """The disk (or a file size limit) has no room for the write; nothing was stored.
+
+    >>> issubclass(DiskFullError, StorageError)
+    True
+    """
+
+    code = "disk_full"
+
+
+class ReadOnlyDatabaseError(StorageError):
+    """The database file or its folder cannot be written.
+
+    >>> ReadOnlyDatabaseError("x").code
+    'read_only_database'
+    """
+
+    code = "read_only_database"
+
+
+class StorageIOError(StorageError):
+    """Reading or writing the database file failed at the operating system level.
+
+    >>> StorageIOError("x").code
+    'storage_io_error'
+    """
+
+    code = "storage_io_error"
 
 
 class IndexLoadError(StorageError, ValueError):

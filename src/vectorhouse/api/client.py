@@ -33,6 +33,7 @@ from vectorhouse.config import Settings
 from vectorhouse.engine.check import CheckReport, run_check
 from vectorhouse.engine.engine import Engine
 from vectorhouse.errors import InvalidArgumentError, ResetNotAllowedError
+from vectorhouse.reprs import shown
 from vectorhouse.storage.connection import open_connection
 from vectorhouse.storage.store import CollectionRow, Store
 
@@ -171,6 +172,8 @@ class Client:
         'docs'
         """
         v.validate_collection_name(name)
+        if not isinstance(get_or_create, bool):
+            raise InvalidArgumentError(f"get_or_create must be a bool, got {shown(get_or_create)}")
         if metadata is not None:
             metadata = v.normalize_metadata(metadata, "metadata", allow_none_values=False)
         if configuration is not None and not isinstance(configuration, dict):
@@ -193,6 +196,7 @@ class Client:
         >>> c = Client(); _ = c.create_collection("docs"); c.get_collection("docs").name
         'docs'
         """
+        name = v.normalize_lookup_name(name)
         return self._collection(self._engine.get_collection(name), embedding_function)
 
     def get_collection_by_id(
@@ -205,9 +209,11 @@ class Client:
         'docs'
         """
         try:
+            if not isinstance(id, (str, uuid.UUID)):
+                raise ValueError(id)
             cid = str(uuid.UUID(str(id)))
         except ValueError:
-            raise InvalidArgumentError(f"a collection id is a UUID, got {id!r}") from None
+            raise InvalidArgumentError(f"a collection id is a UUID, got {shown(id)}") from None
         return self._collection(self._engine.collection_by_id(cid), embedding_function)
 
     def get_or_create_collection(
@@ -239,7 +245,9 @@ class Client:
         >>> Client().list_collections()
         []
         """
-        names = self._engine.list_collections(limit, offset or 0)
+        lim = None if limit is None else v.normalize_positive_int(limit, "limit", "list", minimum=0)
+        off = 0 if offset is None else v.normalize_positive_int(offset, "offset", "list", minimum=0)
+        names = self._engine.list_collections(lim, off)
         return [self.get_collection(n) for n in names]
 
     def count_collections(self) -> int:
@@ -255,7 +263,7 @@ class Client:
 
         >>> c = Client(); _ = c.create_collection("docs"); c.delete_collection("docs")
         """
-        self._engine.delete_collection(name)
+        self._engine.delete_collection(v.normalize_lookup_name(name))
 
     def __repr__(self) -> str:
         where = "memory" if self._path is None else str(self._path)

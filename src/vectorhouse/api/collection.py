@@ -27,7 +27,7 @@ from vectorhouse.api.embedding import (
 )
 from vectorhouse.api.search import SearchResult
 from vectorhouse.embeddings.base import call_embedding_function
-from vectorhouse.errors import EmbeddingError, InvalidArgumentError
+from vectorhouse.errors import EmbeddingError, InvalidArgumentError, InvalidIDError
 from vectorhouse.filters.parse import And, parse_where, parse_where_document
 from vectorhouse.storage.store import CollectionRow, RecordRows, text_hash
 from vectorhouse.types import (
@@ -150,6 +150,8 @@ class Collection:
     ]:
         id_list = v.normalize_ids(ids, op)
         n = len(id_list)
+        if n == 0:
+            raise InvalidIDError(f"ids must not be empty in {op}: give at least one record")
         docs = None if documents is None else v.normalize_documents(documents, n, op)
         metas = (
             None
@@ -525,7 +527,12 @@ class Collection:
                     "the distance space of a collection cannot change after it is created"
                 )
         if configuration is not None:
-            given = dict(configuration.get("hnsw") or {})
+            if not isinstance(configuration, Mapping):
+                raise InvalidArgumentError("configuration must be a dict")
+            hnsw_given = configuration.get("hnsw") or {}
+            if not isinstance(hnsw_given, Mapping):
+                raise InvalidArgumentError("configuration['hnsw'] must be a dict")
+            given = dict(hnsw_given)
             unknown = set(given) - {
                 "ef_search",
                 "num_threads",
@@ -538,8 +545,9 @@ class Collection:
                     f"only hnsw.ef_search can change after creation; got {sorted(unknown)}"
                 )
             if "ef_search" in given:
+                low, high = v.HNSW_LIMITS["ef_search"]
                 hnsw["ef_search"] = v.normalize_positive_int(
-                    given["ef_search"], "ef_search", "modify"
+                    given["ef_search"], "ef_search", "modify", minimum=low, maximum=high
                 )
             new_config = {**self._row.configuration, "hnsw": hnsw}
         self._row = self._engine.modify_collection(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -174,18 +175,53 @@ def dumps_exact(value: Any) -> bytes:
     >>> dumps_exact([float("nan")])
     b'[NaN]'
     """
-    return json.dumps(
-        value, separators=(",", ":"), ensure_ascii=False, default=_to_builtin
-    ).encode()
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_to_builtin)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # a lone surrogate: sent as a \u escape, for validation
+        return json.dumps(
+            value, separators=(",", ":"), ensure_ascii=True, default=_to_builtin
+        ).encode()
+
+
+MAX_JSON_DEPTH = 256
+"""The deepest nesting of JSON arrays and objects a body may have (a filter within its
+own limits needs about 130)."""
+
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+
+
+def json_too_deep(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text ``raw`` nests arrays and objects more than ``limit`` deep.
+
+    Counted on the text, before decoding, so that no decoder recurses that far; it
+    costs a byte count unless the text holds more than ``limit`` brackets.
+
+    >>> json_too_deep(b"[[1]]", 2), json_too_deep(b"[[[1]]]", 2), json_too_deep(b'["[[[["]', 2)
+    (False, True, False)
+    """
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    text = np.frombuffer(brackets, dtype=np.uint8)
+    step = np.where((text == ord("[")) | (text == ord("{")), 1, -1)
+    return bool(len(step)) and int(np.cumsum(step).max()) > limit
 
 
 def loads(raw: bytes | str) -> Any:
     """Decode JSON (orjson when installed); ``NaN`` and ``Infinity`` are read too, so that
-    validation, not the decoder, reports them.
+    validation, not the decoder, reports them. Nesting deeper than
+    :data:`MAX_JSON_DEPTH` is a ``json.JSONDecodeError`` (a ``ValueError``).
 
     >>> loads(b'{"a": [1.5, NaN]}')["a"][0]
     1.5
     """
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if json_too_deep(data):
+        raise json.JSONDecodeError(
+            f"arrays and objects nested more than {MAX_JSON_DEPTH} levels deep", "", 0
+        )
     if _orjson is not None:
         try:
             return _orjson.loads(raw)

@@ -31,9 +31,56 @@ from vectorhouse.errors import (
     InvalidIncludeError,
     InvalidMetadataError,
 )
+from vectorhouse.reprs import shown
 from vectorhouse.types import SPACES
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$")
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+"""Integers stored in or compared by SQLite must fit in 64 bits."""
+
+HNSW_LIMITS = {
+    "max_neighbors": (2, 2048),
+    "ef_construction": (1, 100_000),
+    "ef_search": (1, 100_000),
+}
+"""The accepted range of each HNSW setting (inclusive)."""
+
+
+def text_problem(text: str) -> str | None:
+    """What makes ``text`` unstorable: a NUL character or a lone surrogate; else None.
+
+    NUL and lone surrogates are refused everywhere text is stored or matched (ids,
+    documents, metadata keys and values, filter operands): SQLite's JSON functions cut
+    text at a NUL, and a lone surrogate has no UTF-8 form.
+
+    >>> text_problem("fine"), text_problem("a\\x00b"), text_problem("\\ud800")
+    (None, 'a NUL character at position 1', 'a lone surrogate at position 0')
+    """
+    nul = text.find("\x00")
+    if nul >= 0:
+        return f"a NUL character at position {nul}"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"a lone surrogate at position {exc.start}"
+    return None
+
+
+def normalize_lookup_name(name: object) -> str:
+    """A collection name to look up (get or delete): any string that can be stored.
+
+    >>> normalize_lookup_name("docs")
+    'docs'
+    """
+    if not isinstance(name, str):
+        raise InvalidCollectionNameError(
+            f"collection name must be a string, got {type(name).__name__}"
+        )
+    problem = text_problem(name)
+    if problem is not None:
+        raise InvalidCollectionNameError(f"collection name {shown(name)} holds {problem}")
+    return name
 
 
 def validate_collection_name(name: object) -> str:
@@ -53,7 +100,7 @@ def validate_collection_name(name: object) -> str:
         "3-512 characters from [a-zA-Z0-9._-], starting and ending with a letter or digit,"
         " with no '..' and not an IP address"
     )
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise InvalidCollectionNameError(f"invalid collection name {name!r}: expected {rule}")
     if ".." in name:
         raise InvalidCollectionNameError(
@@ -88,16 +135,19 @@ def normalize_ids(ids: Any, op: str) -> list[str]:
     for i, rid in enumerate(items):
         if not isinstance(rid, str):
             raise InvalidIDError(
-                f"ids must be strings; ids[{i}] is {type(rid).__name__} {rid!r} in {op}"
+                f"ids must be strings; ids[{i}] is {type(rid).__name__} {shown(rid)} in {op}"
             )
         if not rid:
             raise InvalidIDError(f"ids must be non-empty strings; ids[{i}] is empty in {op}")
+        problem = text_problem(rid)
+        if problem is not None:
+            raise InvalidIDError(f"ids[{i}] {shown(rid)} holds {problem} in {op}")
     if len(set(items)) != len(items):
         counts = Counter(items)
         dups = sorted(rid for rid, c in counts.items() if c > 1)
-        shown = ", ".join(repr(d) for d in dups[:10])
+        listed = ", ".join(shown(d) for d in dups[:10])
         raise DuplicateIDError(
-            f"ids must be unique within one call; duplicated in {op}: {shown}"
+            f"ids must be unique within one call; duplicated in {op}: {listed}"
             + (f" and {len(dups) - 10} more" if len(dups) > 10 else "")
         )
     return items
@@ -147,7 +197,8 @@ def normalize_embeddings(embeddings: Any, n: int | None, op: str) -> npt.NDArray
         raise InvalidEmbeddingError(f"embeddings must not be empty in {op}")
     if arr.shape[1] == 0:
         raise InvalidEmbeddingError(f"embeddings must not be empty vectors in {op}")
-    out = np.ascontiguousarray(arr, dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # too large: infinity, refused below
+        out = np.ascontiguousarray(arr, dtype=np.float32)
     if not np.isfinite(out).all():
         bad = int(np.argwhere(~np.isfinite(out))[0][0])
         raise InvalidEmbeddingError(
@@ -179,6 +230,24 @@ def _is_scalar(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool))
 
 
+def _check_value(value: Any, where: str) -> None:
+    """A metadata scalar that SQLite can store: text without NUL or lone surrogates,
+    integers within 64 bits, finite floats."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem is not None:
+            raise InvalidMetadataError(f"{where} holds {problem}")
+    elif (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not INT64_MIN <= value <= INT64_MAX
+    ):
+        raise InvalidMetadataError(
+            f"{where} is {value}, outside the 64-bit integer range"
+            f" [{INT64_MIN}, {INT64_MAX}]; store it as a float or a string"
+        )
+
+
 def normalize_metadata(meta: Any, where: str, *, allow_none_values: bool) -> dict[str, Any]:
     """One metadata mapping: string keys; str, int, float, bool or a non-empty list of one
     of those types as values (None only where it means "remove this key").
@@ -188,11 +257,16 @@ def normalize_metadata(meta: Any, where: str, *, allow_none_values: bool) -> dic
     {'year': 2024, 'tags': ['a', 'b']}
     """
     if not isinstance(meta, Mapping):
-        raise InvalidMetadataError(f"{where} must be a dict, got {type(meta).__name__} {meta!r}")
+        raise InvalidMetadataError(
+            f"{where} must be a dict, got {type(meta).__name__} {shown(meta)}"
+        )
     out: dict[str, Any] = {}
     for key, value in meta.items():
         if not isinstance(key, str) or not key:
-            raise InvalidMetadataError(f"{where} keys must be non-empty strings, got {key!r}")
+            raise InvalidMetadataError(f"{where} keys must be non-empty strings, got {shown(key)}")
+        problem = text_problem(key)
+        if problem is not None:
+            raise InvalidMetadataError(f"{where} key {shown(key)} holds {problem}")
         if value is None:
             if not allow_none_values:
                 continue
@@ -204,20 +278,24 @@ def normalize_metadata(meta: Any, where: str, *, allow_none_values: bool) -> dic
             if not all(_is_scalar(v) for v in items) or len(kinds) != 1:
                 raise InvalidMetadataError(
                     f"{where}[{key!r}] must be a list of str, int, float or bool values,"
-                    f" all of one type; got {value!r}"
+                    f" all of one type; got {shown(value)}"
                 )
             if any(isinstance(v, float) and not math.isfinite(v) for v in items):
                 raise InvalidMetadataError(f"{where}[{key!r}] holds NaN or infinity")
+            for j, item in enumerate(items):
+                _check_value(item, f"{where}[{key!r}][{j}]")
             value = items
         elif isinstance(value, (np.integer, np.floating, np.bool_)):
             value = value.item()
         elif not _is_scalar(value):
             raise InvalidMetadataError(
                 f"{where}[{key!r}] must be str, int, float, bool or a list of one of those,"
-                f" got {type(value).__name__} {value!r}"
+                f" got {type(value).__name__} {shown(value)}"
             )
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidMetadataError(f"{where}[{key!r}] is NaN or infinity")
+        if not isinstance(value, list):
+            _check_value(value, f"{where}[{key!r}]")
         out[key] = value
     return out
 
@@ -253,6 +331,9 @@ def normalize_documents(documents: Any, n: int, op: str) -> list[str | None]:
             raise InvalidArgumentError(
                 f"documents must be strings; documents[{i}] is {type(doc).__name__} in {op}"
             )
+        problem = None if doc is None else text_problem(doc)
+        if problem is not None:
+            raise InvalidArgumentError(f"documents[{i}] holds {problem} in {op}")
     return items
 
 
@@ -270,6 +351,9 @@ def normalize_texts(texts: Any, op: str) -> list[str]:
             raise InvalidArgumentError(
                 f"query_texts must be strings; query_texts[{i}] is {type(t).__name__} in {op}"
             )
+        problem = text_problem(t)
+        if problem is not None and "surrogate" in problem:
+            raise InvalidArgumentError(f"query_texts[{i}] holds {problem} in {op}")
     return items
 
 
@@ -288,25 +372,30 @@ def normalize_include(include: Any, allowed: frozenset[str], op: str) -> list[st
     out = []
     for item in items:
         value = getattr(item, "value", item)  # enum members
-        if value not in allowed:
+        if not isinstance(value, str) or value not in allowed:
             raise InvalidIncludeError(
-                f"include has an unknown field {value!r} in {op};"
+                f"include has an unknown field {shown(value)} in {op};"
                 f" allowed: {', '.join(sorted(allowed))}"
             )
         out.append(str(value))
     return out
 
 
-def normalize_positive_int(value: Any, name: str, op: str, *, minimum: int = 1) -> int:
-    """An integer >= ``minimum`` (bools rejected).
+def normalize_positive_int(
+    value: Any, name: str, op: str, *, minimum: int = 1, maximum: int = INT64_MAX
+) -> int:
+    """An integer in ``[minimum, maximum]`` (bools rejected); the default maximum is the
+    largest integer SQLite stores.
 
     >>> normalize_positive_int(5, "n_results", "query")
     5
     """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidArgumentError(f"{name} must be an integer, got {value!r} in {op}")
+        raise InvalidArgumentError(f"{name} must be an integer, got {shown(value)} in {op}")
     if value < minimum:
         raise InvalidArgumentError(f"{name} must be >= {minimum}, got {value} in {op}")
+    if value > maximum:
+        raise InvalidArgumentError(f"{name} must be <= {maximum}, got {value} in {op}")
     return int(value)
 
 
@@ -338,6 +427,10 @@ def normalize_hnsw(
         "ef_search": 100,
     }
     for key, value in (metadata or {}).items():
+        if not isinstance(key, str):
+            raise InvalidArgumentError(
+                f"collection metadata keys must be strings, got {shown(key)}"
+            )
         if key in _HNSW_METADATA_KEYS:
             hnsw[_HNSW_METADATA_KEYS[key]] = value
         elif key.startswith("hnsw:") and key not in _HNSW_IGNORED:
@@ -351,10 +444,13 @@ def normalize_hnsw(
             hnsw[key] = value
         elif key not in _HNSW_CONFIG_IGNORED:
             raise InvalidArgumentError(f"unknown HNSW setting {key!r} in configuration")
-    if hnsw["space"] not in SPACES:
+    if not isinstance(hnsw["space"], str) or hnsw["space"] not in SPACES:
         raise InvalidArgumentError(
-            f"unknown space {hnsw['space']!r}; expected one of {', '.join(SPACES)}"
+            f"unknown space {shown(hnsw['space'])}; expected one of {', '.join(SPACES)}"
         )
     for key in ("max_neighbors", "ef_construction", "ef_search"):
-        hnsw[key] = normalize_positive_int(hnsw[key], key, "collection configuration")
+        low, high = HNSW_LIMITS[key]
+        hnsw[key] = normalize_positive_int(
+            hnsw[key], key, "collection configuration", minimum=low, maximum=high
+        )
     return hnsw

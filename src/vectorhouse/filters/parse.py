@@ -37,6 +37,8 @@ from functools import lru_cache
 from typing import Any, TypeAlias
 
 from vectorhouse.errors import InvalidFilterError
+from vectorhouse.filters.limits import check_limits
+from vectorhouse.reprs import shown
 
 __all__ = [
     "DOCUMENT_OPERATORS",
@@ -136,8 +138,7 @@ def _combine_and(children: list[Node]) -> Node:
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return shown(value)
 
 
 def parse_where(where: Mapping[str, Any] | None) -> Node | None:
@@ -158,6 +159,7 @@ MetaCompare(key='genre', op='$eq', value='jazz')))
         raise ctx.error(f"expected a dict, got {_show(where)}")
     if len(where) == 0:
         return None
+    check_limits(where, "where")
     return _where_node(where, ctx)
 
 
@@ -178,6 +180,7 @@ def _where_node(where: Any, ctx: _Ctx) -> Node:
                 f"{', '.join(LOGICAL_OPERATORS)}"
             )
         else:
+            _check_text(key, "a metadata key", ctx)
             children.append(_key_filter(key, value, ctx.child(key)))
     return _combine_and(children)
 
@@ -260,6 +263,10 @@ def _check_text(value: str, op: str, ctx: _Ctx) -> None:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ctx.error(f"{op} needs a valid unicode string, got {_show(value)}") from exc
+    if "\x00" in value:
+        # Stored text never holds NUL (validation refuses it), and SQLite's JSON
+        # functions would cut the operand short there.
+        raise ctx.error(f"{op} needs a string without NUL characters, got {_show(value)}")
 
 
 def parse_where_document(where_document: Mapping[str, Any] | None) -> Node | None:
@@ -280,6 +287,7 @@ non-empty string, got ''
         raise ctx.error(f"expected a dict, got {_show(where_document)}")
     if len(where_document) == 0:
         return None
+    check_limits(where_document, "where_document")
     return _document_node(where_document, ctx)
 
 

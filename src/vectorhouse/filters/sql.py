@@ -40,6 +40,7 @@ same as Chroma 1.5.9 unless noted):
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any
 
@@ -54,12 +55,15 @@ from vectorhouse.filters.parse import (
     compile_regex,
 )
 
-__all__ = ["register_functions", "to_sql"]
+__all__ = ["NEGATED", "leaf_sql", "register_functions", "to_sql"]
 
 _FTS_MIN_CHARS = 3
+_GROUP = 64
 
 _ORDER_SQL = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _NEGATED = {"$ne": "$eq", "$nin": "$in", "$not_contains": "$contains", "$not_regex": "$regex"}
+NEGATED = _NEGATED
+"""Each negated operator and the operator it negates."""
 
 
 def to_sql(node: Node) -> tuple[str, list[Any]]:
@@ -81,14 +85,28 @@ def _emit(node: Node, params: list[Any]) -> str:
     if isinstance(node, And):
         if not node.children:
             return "1"
-        return "(" + " AND ".join(_emit(child, params) for child in node.children) + ")"
+        return _chain(" AND ", [_emit(child, params) for child in node.children])
     if isinstance(node, Or):
         if not node.children:
             return "0"
-        return "(" + " OR ".join(_emit(child, params) for child in node.children) + ")"
+        return _chain(" OR ", [_emit(child, params) for child in node.children])
     if isinstance(node, MetaCompare):
         return _metadata(node, params)
     return _document(node, params)
+
+
+def _chain(joiner: str, terms: list[str]) -> str:
+    """``terms`` joined by AND/OR, grouped so that SQLite's expression tree stays shallow.
+
+    SQLite parses ``a OR b OR c ...`` into a chain as deep as it is long and refuses
+    chains deeper than 1,000; groups of at most :data:`_GROUP` keep a filter with
+    thousands of terms a few levels deep.
+    """
+    while len(terms) > _GROUP:
+        terms = [
+            "(" + joiner.join(terms[i : i + _GROUP]) + ")" for i in range(0, len(terms), _GROUP)
+        ]
+    return "(" + joiner.join(terms) + ")"
 
 
 def _column(value: Scalar) -> tuple[str, Scalar]:
@@ -115,9 +133,11 @@ def _metadata(node: MetaCompare, params: list[Any]) -> str:
 def _condition(op: str, value: MetaValue, params: list[Any]) -> tuple[str, int]:
     if op == "$in":
         assert isinstance(value, tuple) and value, "parse guarantees a non-empty tuple"
+        # One JSON parameter, however long the list: no limit on SQL variables or
+        # expression size is ever reached.
         column, _ = _column(value[0])
-        params.extend(_column(item)[1] for item in value)
-        return f"{column} IN ({', '.join(['?'] * len(value))})", 0
+        params.append(_json_list([_column(item)[1] for item in value]))
+        return f"{column} IN (SELECT value FROM json_each(?))", 0
     assert not isinstance(value, tuple), f"{op} takes a scalar"
     column, param = _column(value)
     params.append(param)
@@ -127,6 +147,34 @@ def _condition(op: str, value: MetaValue, params: list[Any]) -> tuple[str, int]:
         return f"{column} = ?", 1
     assert op in _ORDER_SQL, f"unknown metadata operator {op}"
     return f"m.num_value {_ORDER_SQL[op]} ?", 0
+
+
+def _json_list(values: list[Scalar]) -> str:
+    return json.dumps(values, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def leaf_sql(node: MetaCompare | DocCompare) -> tuple[str, list[Any]]:
+    """``(query, params)``: the rowids, in ``records r`` of collection ``?`` (the first
+    parameter, left for the caller), of the records a non-negated comparison matches.
+
+    >>> from vectorhouse.filters.parse import MetaCompare
+    >>> leaf_sql(MetaCompare("k", "$eq", 1))[0]
+    'SELECT m.record FROM record_metadata m JOIN records r ON r.rowid = m.record \
+WHERE r.collection_id = ? AND m.key = ? AND m.num_value = ? AND m.is_list = 0'
+    """
+    params: list[Any] = []
+    if isinstance(node, DocCompare):
+        assert node.op not in _NEGATED, "leaf_sql takes a non-negated comparison"
+        expr = _document(node, params)
+        return f"SELECT r.rowid FROM records r WHERE r.collection_id = ? AND {expr}", params
+    assert node.op not in _NEGATED, "leaf_sql takes a non-negated comparison"
+    params.append(node.key)
+    condition, is_list = _condition(node.op, node.value, params)
+    return (
+        "SELECT m.record FROM record_metadata m JOIN records r ON r.rowid = m.record"
+        f" WHERE r.collection_id = ? AND m.key = ? AND {condition} AND m.is_list = {is_list}",
+        params,
+    )
 
 
 def _fts_phrase(needle: str) -> str:

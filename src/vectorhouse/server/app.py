@@ -130,7 +130,9 @@ def error_to_response(request: Request, exc: BaseException) -> Response:
         elif isinstance(exc, StorageError):
             incident = uuid.uuid4().hex[:12]
             log.error("storage error (incident %s)", incident, exc_info=exc)
-            exc = StorageError(f"the server could not use its database (incident {incident})")
+            # The class (disk full, read-only, corrupt) tells the caller what happened;
+            # the details stay in the server's log.
+            exc = type(exc)(f"the server could not use its database (incident {incident})")
         status, body = error_response(exc)
         code, message = exc.code, str(exc)
     elif isinstance(exc, BodyTooLargeError):

@@ -19,6 +19,7 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from vectorhouse.api.validation import text_problem
 from vectorhouse.embeddings.base import EmbeddingFunction, call_embedding_function
 from vectorhouse.server.app import ErrorMappingRoute, call, json_response, read_json
 from vectorhouse.server.security import openai_error
@@ -55,6 +56,9 @@ def _texts(value: Any) -> list[str] | Response:
             return _invalid(f"'input[{i}]' must be a string", "input")
         if not text:
             return _invalid(f"'input[{i}]' must not be empty", "input")
+        problem = text_problem(text)
+        if problem is not None and "surrogate" in problem:
+            return _invalid(f"'input[{i}]' holds {problem}", "input")
     if len(value) > MAX_INPUTS:
         return _invalid(
             f"'input' holds {len(value)} texts; at most {MAX_INPUTS} per request", "input"
@@ -119,6 +123,8 @@ async def embeddings(request: Request) -> Response:
     model_id = body.get("model")
     if not isinstance(model_id, str) or not model_id:
         return _invalid("you must provide a model parameter", "model")
+    if text_problem(model_id) is not None:
+        return _invalid("the model parameter must be valid text", "model")
     fn = request.app.state.models.model(model_id)
     if fn is None:
         return _invalid(f"The model '{model_id}' does not exist", "model", "model_not_found", 404)

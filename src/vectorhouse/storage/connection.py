@@ -8,6 +8,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -15,6 +16,9 @@ from importlib import resources
 from pathlib import Path
 
 from vectorhouse.errors import DatabaseLockedError, StorageError
+from vectorhouse.storage.sqlite_errors import TranslatingConnection, translate
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS: tuple[str, ...] = (
     "0001_initial.sql",
@@ -53,7 +57,10 @@ def open_connection(path: str | Path, *, busy_timeout_s: float = 10.0) -> sqlite
             timeout=busy_timeout_s,
             isolation_level=None,
             check_same_thread=False,
+            factory=TranslatingConnection,
         )
+        assert isinstance(conn, TranslatingConnection)
+        conn.path = str(path)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         if str(path) != ":memory:":
             conn.execute("PRAGMA journal_mode = WAL")
@@ -62,12 +69,12 @@ def open_connection(path: str | Path, *, busy_timeout_s: float = 10.0) -> sqlite
         conn.execute("PRAGMA secure_delete = ON")
         conn.execute("PRAGMA cache_size = -65536")
         _migrate(conn)
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise DatabaseLockedError(f"database {path} is locked: {exc}") from exc
-        raise StorageError(f"cannot open database {path}: {exc}") from exc
-    except sqlite3.DatabaseError as exc:
-        raise StorageError(f"cannot open database {path}: {exc}") from exc
+    except sqlite3.Error as exc:
+        raise translate(exc, f"cannot open database {path}") from exc
+    except StorageError as exc:
+        if isinstance(exc, DatabaseLockedError):
+            raise type(exc)(f"database {path} is locked: {exc}") from exc
+        raise type(exc)(f"cannot open database {path}: {exc}") from exc
     return conn
 
 
@@ -84,7 +91,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
             conn.execute(f"PRAGMA user_version = {number}")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        _rollback(conn)
         raise
 
 
@@ -137,16 +144,14 @@ class Transactions:
             if self._depth > 0:
                 yield
                 return
-            try:
-                self.conn.execute("BEGIN")
-            except sqlite3.OperationalError as exc:
-                raise _translate(exc) from exc
+            self.conn.execute("BEGIN")
             self._depth += 1
             try:
                 yield
             finally:
                 self._depth -= 1
-                self.conn.execute("COMMIT")
+                if self.conn.in_transaction:
+                    self.conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[None]:
@@ -154,34 +159,40 @@ class Transactions:
         with self.lock:
             depth = self._depth
             name = f"vh_sp_{depth}"
-            try:
-                self.conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT {name}")
-            except sqlite3.OperationalError as exc:
-                raise _translate(exc) from exc
+            self.conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT {name}")
             self._depth += 1
             try:
                 yield
             except BaseException:
                 self._depth -= 1
                 if depth == 0:
-                    self.conn.execute("ROLLBACK")
-                else:
+                    _rollback(self.conn)
+                elif self.conn.in_transaction:
+                    # SQLite rolls a whole transaction back by itself on some errors (a
+                    # full disk, an I/O error); then there is no savepoint left to undo.
                     self.conn.execute(f"ROLLBACK TO {name}")
                     self.conn.execute(f"RELEASE {name}")
                 raise
             self._depth -= 1
             try:
                 self.conn.execute("COMMIT" if depth == 0 else f"RELEASE {name}")
-            except sqlite3.OperationalError as exc:
+            except StorageError:
                 if depth == 0:
-                    self.conn.execute("ROLLBACK")
-                raise _translate(exc) from exc
+                    _rollback(self.conn)
+                raise
 
 
-def _translate(exc: sqlite3.Error) -> StorageError:
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        return DatabaseLockedError(
-            f"another process held the database's write lock too long: {text}"
-        )
-    return StorageError(f"database error: {text}")
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Undo the open transaction, if SQLite has not already undone it itself.
+
+    After a full disk or an I/O error SQLite may have rolled the transaction back
+    already; a second ROLLBACK would then fail with "cannot rollback - no transaction
+    is active" and hide the error that matters. A rollback that fails keeps the first
+    error too: the transaction is gone either way.
+    """
+    if not conn.in_transaction:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except StorageError as exc:
+        log.warning("rolling back a failed transaction failed too: %s", exc)

@@ -24,8 +24,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from vectorhouse.filters.sql import register_functions, to_sql
+from vectorhouse.errors import StorageError
+from vectorhouse.filters.sql import register_functions
 from vectorhouse.storage.connection import Transactions
+from vectorhouse.storage.filter_sets import filter_expression
 
 Node = Any  # a parsed filter (vectorhouse.filters.parse.Node)
 _JSON_IDS = "SELECT value FROM json_each(?)"
@@ -118,6 +120,7 @@ def text_hash(text: str) -> int:
 
 
 def _selection(
+    conn: sqlite3.Connection,
     collection_id: str,
     rowids: Sequence[int] | None,
     ids: Sequence[str] | None,
@@ -136,7 +139,7 @@ def _selection(
         sql += f" AND r.id IN ({_JSON_IDS})"
         args.append(dumps(list(ids)))
     if node is not None:
-        expr, params = to_sql(node)
+        expr, params = filter_expression(conn, collection_id, node)
         sql += f" AND ({expr})"
         args.extend(params)
     return sql, args
@@ -169,7 +172,7 @@ class Store:
         try:
             self.conn.execute("PRAGMA busy_timeout = 50")
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        except sqlite3.Error:
+        except (sqlite3.Error, StorageError):
             pass
         finally:
             self.conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
@@ -317,7 +320,7 @@ class Store:
         ids: Sequence[str] | None = None,
     ) -> npt.NDArray[np.int64]:
         """Rowids of the records matching a filter (and, if given, among ``ids``)."""
-        where, args = _selection(collection_id, None, ids, node)
+        where, args = _selection(self.conn, collection_id, None, ids, node)
         rows = self.conn.execute(
             f"SELECT r.rowid FROM records r WHERE {where} ORDER BY r.rowid", args
         ).fetchall()
@@ -345,7 +348,7 @@ class Store:
             cols.append("r.metadata")
         if embeddings:
             cols.append("r.embedding")
-        where, args = _selection(collection_id, rowids, ids, node)
+        where, args = _selection(self.conn, collection_id, rowids, ids, node)
         sql = f"SELECT {', '.join(cols)} FROM records r WHERE {where}"
         sql += " ORDER BY r.rowid LIMIT ? OFFSET ?"
         args.extend([-1 if limit is None else limit, offset])
