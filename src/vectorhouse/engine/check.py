@@ -32,6 +32,7 @@ import numpy as np
 
 from vectorhouse.engine.consistency import vectors_differ
 from vectorhouse.engine.index_files import Expected
+from vectorhouse.errors import StorageError
 from vectorhouse.index.base import IndexParams, Labels, VectorIndex
 from vectorhouse.storage.store import CollectionRow
 
@@ -137,8 +138,8 @@ def _sqlite(engine: Engine) -> CheckFinding:
     try:
         messages = [str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchall()]
         orphans = conn.execute("PRAGMA foreign_key_check").fetchall()
-    except sqlite3.DatabaseError as exc:
-        messages, orphans = [str(exc)], []
+    except (sqlite3.DatabaseError, StorageError) as exc:
+        messages, orphans = [str(exc.__cause__ or exc)], []
     if messages == ["ok"] and not orphans:
         return CheckFinding("sqlite", "database", True, "integrity_check ok")
     detail = "; ".join(messages[:5]) if messages != ["ok"] else ""
@@ -270,8 +271,8 @@ def _full_text(engine: Engine, check: FullTextCheck, repair: bool) -> CheckFindi
     try:
         with engine.store.tx.atomic():
             conn.execute(check.check_sql)
-    except sqlite3.DatabaseError as exc:
-        problem = f"disagrees with the records ({exc})"
+    except (sqlite3.DatabaseError, StorageError) as exc:
+        problem = f"disagrees with the records ({exc.__cause__ or exc})"
     else:
         return CheckFinding("full_text", check.table, True, "agrees with the records")
     if not repair:

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from vectorhouse.errors import StorageError
 from vectorhouse.filters.sql import to_sql
 from vectorhouse.storage.store import dumps
 
@@ -199,7 +200,7 @@ def _informative_terms(conn: sqlite3.Connection, table: str, terms: list[str]) -
     sql = f"SELECT term, doc FROM {vocab} WHERE term IN (SELECT value FROM json_each(?))"
     try:
         rows = conn.execute(sql, (dumps(folded),)).fetchall()
-    except sqlite3.OperationalError:  # this connection has no vocabulary view yet
+    except (sqlite3.OperationalError, StorageError):  # no vocabulary view on this connection yet
         conn.execute(f"CREATE VIRTUAL TABLE {vocab} USING fts5vocab(main, {table}, row)")
         rows = conn.execute(sql, (dumps(folded),)).fetchall()
     if not rows:
