@@ -42,12 +42,14 @@ from vectorhouse.errors import (
     InvalidIncludeError,
     InvalidMetadataError,
     NotFoundError,
+    NotSupportedError,
     ResetNotAllowedError,
     ServerError,
     ServerUnavailableError,
     StorageError,
     VectorhouseError,
 )
+from vectorhouse.milvus.client import MilvusClient
 from vectorhouse.types import GetResult, Hit, QueryResult, Record
 
 __all__ = [
@@ -81,7 +83,9 @@ __all__ = [
     "InvalidIDError",
     "InvalidIncludeError",
     "InvalidMetadataError",
+    "MilvusClient",
     "NotFoundError",
+    "NotSupportedError",
     "PersistentClient",
     "QueryResult",
     "Record",
