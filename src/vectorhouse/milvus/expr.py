@@ -15,7 +15,9 @@ never matches ``True`` or ``"1"``, scalar operators never match lists and
 
 Documents live in a VARCHAR field ``document`` ("" when absent) beside a BOOL field
 ``has_document``. ``$contains`` is ``LIKE "%needle%"`` with ``%``, ``_`` and ``\\``
-escaped; ``$regex`` works where a pattern means the same as a ``LIKE`` pattern (a
+escaped (a needle with a backslash raises
+:class:`~vectorhouse.errors.NotSupportedError`: Milvus builds differ in how ``LIKE``
+escapes it); ``$regex`` works where a pattern means the same as a ``LIKE`` pattern (a
 literal, optionally anchored with ``^``), and otherwise raises
 :class:`~vectorhouse.errors.NotSupportedError`.
 
@@ -126,10 +128,15 @@ def _meta(op: str, key: str, value: Any, *, guarded: bool) -> str:
 
 
 def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return text.replace("%", "\\%").replace("_", "\\_")
 
 
 def _document(op: str, value: str) -> str:
+    if "\\" in value:
+        raise NotSupportedError(
+            f"where_document {op} {value!r}: the Milvus backend cannot match a backslash"
+            " in documents (Milvus builds differ in how LIKE escapes it)"
+        )
     if op == "$contains":
         return f"(document like {literal('%' + _like(value) + '%')})"
     pattern = _regex_as_like(value)
