@@ -4,14 +4,17 @@ of the embedded path, into embedded and Milvus collections; Ray is shut down aft
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 import vectorhouse
 import vectorhouse.ray
 from vectorhouse import DefaultEmbeddingFunction
+from vectorhouse.cli import main
 
 ray = pytest.importorskip("ray")
 
@@ -146,3 +149,25 @@ def test_embed_into_refuses_a_collection_without_a_rebuildable_function(local_ra
         vectorhouse.ray.embed_into([{"id": "a", "text": "x"}], col)
     with pytest.raises(vectorhouse.InvalidArgumentError, match="concurrency"):
         vectorhouse.ray.embed_into([], col, concurrency=0)
+
+
+def test_cli_ingest_with_ray_stores_the_same_vectors_as_without(
+    local_ray: Any, tmp_path: Path
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i, text in enumerate(_texts(6, seed=13)):
+        (docs / f"note{i}.md").write_text(f"# Note {i}\n\n{text}\n", encoding="utf-8")
+    runner = CliRunner()
+    for db, extra in ((tmp_path / "plain", []), (tmp_path / "ray", ["--ray", "--ray-actors", "2"])):
+        args = ["ingest", str(docs), "--db", str(db), "-c", "notes", "--base", str(docs), *extra]
+        result = runner.invoke(main, args, prog_name="vectorhouse")
+        assert result.exit_code == 0, (result.output, result.exception)
+    with (
+        vectorhouse.PersistentClient(path=tmp_path / "plain") as a,
+        vectorhouse.PersistentClient(path=tmp_path / "ray") as b,
+    ):
+        want = a.get_collection("notes").get(include=["embeddings"])
+        got = b.get_collection("notes").get(include=["embeddings"])
+    assert got["ids"] == want["ids"] and len(got["ids"]) == 6
+    np.testing.assert_allclose(got["embeddings"], want["embeddings"], atol=1e-5)
