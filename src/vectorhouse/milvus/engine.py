@@ -18,9 +18,8 @@ fingerprint included) and dimension are collection properties (``vectorhouse.*``
 A collection created before its first record has a placeholder 2-d vector field; the
 first write recreates it (still empty) with the real dimension.
 
->>> from vectorhouse.milvus.engine import milvus_name
->>> milvus_name("my-docs.v2")
-'vh_my_hdocs_dv2'
+>>> MilvusEngine.__name__
+'MilvusEngine'
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
@@ -51,79 +50,33 @@ from vectorhouse.errors import (
     VectorhouseError,
 )
 from vectorhouse.filters.parse import Node
-from vectorhouse.milvus.expr import literal, to_expression, typed_metadata
+from vectorhouse.milvus.expr import to_expression, typed_metadata
+from vectorhouse.milvus.layout import (
+    BATCH_BYTES,
+    BATCH_ROWS,
+    FIELDS,
+    MAX_NAME,
+    MAX_TEXT,
+    MAX_TOPK,
+    METRICS,
+    PAGE,
+    PLACEHOLDER_DIM,
+    PREFIX,
+    and_,
+    distance,
+    id_batches,
+    ids_expr,
+    merge,
+    milvus_name,
+    take,
+    to_rows,
+    vectorhouse_name,
+)
 from vectorhouse.storage.store import CollectionRow, RecordRows, dumps
 
 log = logging.getLogger("vectorhouse.milvus")
 
 T = TypeVar("T")
-
-PREFIX = "vh_"
-PLACEHOLDER_DIM = 2
-MAX_NAME = 255
-MAX_TEXT = 65_535
-"""The longest VARCHAR Milvus stores (bytes); longer documents or metadata are refused."""
-BATCH_BYTES = 8 * 1024 * 1024
-"""Writes are sent in requests of at most this many bytes (Milvus' gRPC limit is 64 MiB)."""
-BATCH_ROWS = 5_000
-ID_LIST_CHARS = 50_000
-"""An ``id in [...]`` expression holds at most this many characters of ids."""
-MAX_TOPK = 16_384
-"""Milvus' largest ``limit`` for one search, and ``offset + limit`` for one query."""
-PAGE = 1_000
-METRICS = {"l2": "L2", "cosine": "COSINE", "ip": "IP"}
-_FIELDS = ("id", "seq", "document", "has_document", "metadata_json")
-
-
-def milvus_name(name: str) -> str:
-    """The Milvus collection name of a vectorhouse collection name."""
-    return PREFIX + name.replace("_", "__").replace("-", "_h").replace(".", "_d")
-
-
-def vectorhouse_name(mname: str) -> str | None:
-    """The vectorhouse name of a Milvus collection name, or None if it is not one.
-
-    >>> vectorhouse_name(milvus_name("a_b-c.d"))
-    'a_b-c.d'
-    """
-    if not mname.startswith(PREFIX):
-        return None
-    out, i, body = [], 0, mname[len(PREFIX) :]
-    while i < len(body):
-        ch = body[i]
-        if ch == "_":
-            nxt = body[i + 1 : i + 2]
-            mapped = {"_": "_", "h": "-", "d": "."}.get(nxt)
-            if mapped is None:
-                return None
-            out.append(mapped)
-            i += 2
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
-
-
-def _id_batches(ids: Sequence[str]) -> Iterator[list[str]]:
-    batch: list[str] = []
-    size = 0
-    for rid in ids:
-        if batch and (size + len(rid) + 4 > ID_LIST_CHARS):
-            yield batch
-            batch, size = [], 0
-        batch.append(rid)
-        size += len(rid) + 4
-    if batch:
-        yield batch
-
-
-def _ids_expr(ids: Sequence[str]) -> str:
-    return "id in [" + ", ".join(literal(i) for i in ids) + "]"
-
-
-def _and(*parts: str) -> str:
-    kept = [p for p in parts if p]
-    return " and ".join(f"({p})" for p in kept) if len(kept) > 1 else (kept[0] if kept else "")
 
 
 class _Models:
@@ -488,13 +441,13 @@ class MilvusEngine:
         if ids is None:
             return self._query_all(mname, expr, fields)
         out: list[dict[str, Any]] = []
-        for batch in _id_batches(ids):
+        for batch in id_batches(ids):
             out.extend(
                 self._call(
                     partial(
                         self._client.query,
                         mname,
-                        filter=_and(_ids_expr(batch), expr),
+                        filter=and_(ids_expr(batch), expr),
                         output_fields=list(fields),
                     )
                 )
@@ -600,7 +553,7 @@ class MilvusEngine:
             if embeddings is not None:
                 self._dimension(row, mname, int(embeddings.shape[1]))
                 row, mname = self._ready(cid)
-            fields = [*_FIELDS, "vector"]
+            fields = [*FIELDS, "vector"]
             current = {r["id"]: r for r in self._select(mname, ids, None, fields)}
             missing = [i for i, rid in enumerate(ids) if rid not in current]
             if missing and not insert_missing:
@@ -620,7 +573,7 @@ class MilvusEngine:
                 if old is None:
                     assert embeddings is not None, "validated: upsert has vectors"
                     vec = embeddings[i]
-                    meta = _merge(None, new_meta)
+                    meta = merge(None, new_meta)
                     doc = new_doc
                     seq = start + i
                 else:
@@ -630,7 +583,7 @@ class MilvusEngine:
                         else embeddings[i]
                     )
                     old_meta = json.loads(old["metadata_json"]) if old["metadata_json"] else None
-                    meta = old_meta if new_meta is None else _merge(old_meta, new_meta)
+                    meta = old_meta if new_meta is None else merge(old_meta, new_meta)
                     old_doc = old["document"] if old["has_document"] else None
                     doc = old_doc if new_doc is None else new_doc
                     seq = int(old["seq"])
@@ -648,8 +601,8 @@ class MilvusEngine:
         with self.lock:
             _, mname = self._ready(cid)
             found = [r["id"] for r in self._select(mname, ids, node, ["id"])]
-            for batch in _id_batches(found):
-                self._call(partial(self._client.delete, mname, filter=_ids_expr(batch)))
+            for batch in id_batches(found):
+                self._call(partial(self._client.delete, mname, filter=ids_expr(batch)))
             return len(found)
 
     # -- reads --------------------------------------------------------------------------
@@ -667,12 +620,12 @@ class MilvusEngine:
         self, mname: str, dim: int | None, ids: Sequence[str], include: Sequence[str]
     ) -> RecordRows:
         """The records ``ids`` in that order, with the fields of ``include``."""
-        fields = list(_FIELDS)
+        fields = list(FIELDS)
         if "embeddings" in include:
             fields.append("vector")
         found = {r["id"]: r for r in self._select(mname, ids, None, fields)} if ids else {}
         chosen = [found[i] for i in ids if i in found]
-        return _rows(chosen, include, dim)
+        return to_rows(chosen, include, dim)
 
     def get(
         self,
@@ -709,7 +662,7 @@ class MilvusEngine:
         with self.lock:
             row, mname = self._ready(cid)
             if row.dimension is None:
-                return [QueryRows(_rows([], include, None)) for _ in range(len(queries))]
+                return [QueryRows(to_rows([], include, None)) for _ in range(len(queries))]
             if queries.shape[1] != row.dimension:
                 raise DimensionMismatchError(
                     f"collection {row.name!r} holds {row.dimension}-dimensional"
@@ -725,7 +678,7 @@ class MilvusEngine:
             expr = to_expression(node)
             if ids is not None:
                 # Milvus has no "search among these ids" besides an id filter.
-                expr = _and(_ids_expr(list(dict.fromkeys(ids))), expr)
+                expr = and_(ids_expr(list(dict.fromkeys(ids))), expr)
             params: dict[str, Any] = {"metric_type": METRICS[space]}
             if self.index_type == "HNSW":
                 params["params"] = {"ef": max(int(hnsw.get("ef_search", 100)), n_results)}
@@ -745,62 +698,12 @@ class MilvusEngine:
                     )
                 )
                 for one in res:
-                    hits.append([(h["id"], _distance(space, float(h["distance"]))) for h in one])
+                    hits.append([(h["id"], distance(space, float(h["distance"]))) for h in one])
             wanted = list(dict.fromkeys(rid for one in hits for rid, _ in one))
             fetched = self._fetch(mname, row.dimension, wanted, include)
             at = {rid: i for i, rid in enumerate(fetched.ids)}
             out = []
             for one in hits:
                 keep = [(at[rid], d) for rid, d in one if rid in at]
-                out.append(QueryRows(_take(fetched, [p for p, _ in keep]), [d for _, d in keep]))
+                out.append(QueryRows(take(fetched, [p for p, _ in keep]), [d for _, d in keep]))
             return out
-
-
-def _distance(space: str, score: float) -> float:
-    """Chroma's distance from Milvus' score: squared L2 as is; ``1 - similarity`` else."""
-    return score if space == "l2" else 1.0 - score
-
-
-def _merge(current: Mapping[str, Any] | None, update: Mapping[str, Any] | None) -> Any:
-    if update is None:
-        return None if current is None else dict(current)
-    merged = dict(current or {})
-    for key, value in update.items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _rows(
-    records: Sequence[Mapping[str, Any]], include: Sequence[str], dim: int | None
-) -> RecordRows:
-    embeddings = None
-    if "embeddings" in include:
-        embeddings = (
-            np.asarray([r["vector"] for r in records], dtype=np.float32)
-            if records
-            else np.zeros((0, dim or 0), dtype=np.float32)
-        )
-    return RecordRows(
-        rowids=[int(r["seq"]) for r in records],
-        ids=[str(r["id"]) for r in records],
-        documents=[r["document"] if r["has_document"] else None for r in records]
-        if "documents" in include
-        else None,
-        metadatas=[json.loads(r["metadata_json"]) if r["metadata_json"] else None for r in records]
-        if "metadatas" in include
-        else None,
-        embeddings=embeddings,
-    )
-
-
-def _take(rows: RecordRows, positions: Sequence[int]) -> RecordRows:
-    return RecordRows(
-        rowids=[rows.rowids[p] for p in positions],
-        ids=[rows.ids[p] for p in positions],
-        documents=None if rows.documents is None else [rows.documents[p] for p in positions],
-        metadatas=None if rows.metadatas is None else [rows.metadatas[p] for p in positions],
-        embeddings=None if rows.embeddings is None else rows.embeddings[list(positions)],
-    )
