@@ -321,6 +321,9 @@ def write_results_md(results_dir: Path = RESULTS_DIR, path: Path = RESULTS_MD) -
     if not results:
         parts.append("No results yet.")
     parts += [section(r) for r in results]
+    # Scripts that render their own section (milvus_bench.py, ray_bench.py).
+    own = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
+    parts += [r["section_md"] for r in own if "section_md" in r]
     path.write_text("\n".join(parts).rstrip() + "\n")
     return path
 
