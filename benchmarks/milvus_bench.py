@@ -106,7 +106,9 @@ def markdown(result: dict[str, Any]) -> str:
         a, b = emb["filtered"][name], mil["filtered"][name]
         lines.append(row(f"filtered QPS, {LABELS[name]}", a["qps"], b["qps"]))
         lines.append(row(f"filtered recall@10, {LABELS[name]}", a["recall"], b["recall"]))
-    lines.append(row("get(where, limit=100) (ms)", emb["get_filtered_100_ms"], mil["get_filtered_100_ms"]))
+    lines.append(
+        row("get(where, limit=100) (ms)", emb["get_filtered_100_ms"], mil["get_filtered_100_ms"])
+    )
     lines += ["", f"Raw numbers: `benchmarks/results/{result['name']}.json`.", ""]
     return "\n".join(lines)
 
