@@ -158,7 +158,7 @@ def embed_into(
             "threads": max(1, int(num_cpus)),
         },
         batch_size=batch_size,
-        concurrency=concurrency,
+        compute=ray.data.ActorPoolStrategy(size=concurrency),
         num_cpus=num_cpus,
         batch_format="numpy",
     )
