@@ -58,3 +58,11 @@ bench-quality: $(STAMP)
 .PHONY: bench-embed bench-quality
 bench-embed: $(STAMP)
 	$(BIN)/python benchmarks/embed_bench.py $(EMBED_ARGS)
+
+# The same collection API on Milvus (milvus-lite) beside the embedded engine, and batch
+# embedding on Ray with 1 and 2 actors (the [milvus] and [ray] extras, in [test]).
+# SCALE_ARGS passes more options to milvus_bench.py, e.g. SCALE_ARGS="--n 200000".
+.PHONY: bench-scale
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/milvus_bench.py $(SCALE_ARGS)
+	$(BIN)/python benchmarks/ray_bench.py

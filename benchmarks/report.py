@@ -378,6 +378,9 @@ def write_results_md(results_dir: Path = RESULTS_DIR, path: Path = RESULTS_MD) -
     # Scripts with their own layout (benchmarks/quality.py) render their own section.
     parts += [p.read_text().rstrip() + "\n" for p in sorted(results_dir.glob("*.md"))]
     parts += [soak_section(r) for r in soak_results(results_dir)]
+    # Scripts that render their own section (milvus_bench.py, ray_bench.py).
+    own = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
+    parts += [r["section_md"] for r in own if "section_md" in r]
     path.write_text("\n".join(parts).rstrip() + "\n")
     return path
 

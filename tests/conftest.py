@@ -109,8 +109,34 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "db"
 
 
-@pytest.fixture(params=["memory", "persistent"])
+@pytest.fixture(scope="session")
+def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A milvus-lite database started once for the session (in-process, on 127.0.0.1)
+    and stopped at its end; skipped where the ``milvus`` extra is not installed."""
+    pytest.importorskip("pymilvus")
+    server_manager = pytest.importorskip("milvus_lite.server_manager")
+    uri = str(tmp_path_factory.mktemp("milvus") / "milvus.db")
+    yield uri
+    server_manager.server_manager_instance.release_server(uri)
+
+
+@pytest.fixture
+def milvus_client(milvus_uri: str) -> Iterator[vectorhouse.Client]:
+    """A client of the Milvus backend with an exact (FLAT) index; empty at the start."""
+    settings = vectorhouse.Settings(allow_reset=True)
+    c = vectorhouse.MilvusClient(uri=milvus_uri, index_type="FLAT", settings=settings)
+    c.reset()
+    yield c
+    c.close()
+    with vectorhouse.MilvusClient(uri=milvus_uri, settings=settings) as cleaner:
+        cleaner.reset()
+
+
+@pytest.fixture(params=["memory", "persistent", "milvus"])
 def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[vectorhouse.Client]:
+    if request.param == "milvus":
+        yield request.getfixturevalue("milvus_client")
+        return
     if request.param == "memory":
         c = vectorhouse.Client(vectorhouse.Settings(allow_reset=True))
     else:

@@ -47,6 +47,7 @@ from vectorhouse.errors import (
     InvalidIncludeError,
     InvalidMetadataError,
     NotFoundError,
+    NotSupportedError,
     ReadOnlyDatabaseError,
     ReadOnlyError,
     ResetNotAllowedError,
@@ -56,6 +57,7 @@ from vectorhouse.errors import (
     StorageIOError,
     VectorhouseError,
 )
+from vectorhouse.milvus.client import MilvusClient
 from vectorhouse.types import GetResult, Hit, QueryResult, Record
 
 __all__ = [
@@ -98,7 +100,9 @@ __all__ = [
     "Key",
     "Knn",
     "Limit",
+    "MilvusClient",
     "NotFoundError",
+    "NotSupportedError",
     "PersistentClient",
     "QueryResult",
     "ReadOnlyDatabaseError",

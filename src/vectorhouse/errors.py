@@ -24,6 +24,7 @@ and carries a stable ``code`` string that survives serialisation (HTTP bodies, C
     │   └── EmbeddingDriftError               embedding_drift
     ├── ResetNotAllowedError                  reset_not_allowed
     ├── ClientClosedError                     client_closed
+    ├── NotSupportedError                     not_supported
     ├── StorageError                          storage_error
     │   ├── DatabaseLockedError               database_locked
     │   ├── DatabaseCorruptError              database_corrupt
@@ -185,6 +186,17 @@ class ClientClosedError(VectorhouseError):
     """The client (or a collection of it) was used after ``close()``."""
 
     code = "client_closed"
+
+
+class NotSupportedError(VectorhouseError):
+    """The call is valid, but the backend in use cannot do it (e.g. a ``$regex`` that
+    the Milvus backend cannot translate).
+
+    >>> NotSupportedError("no").code
+    'not_supported'
+    """
+
+    code = "not_supported"
 
 
 class StorageError(VectorhouseError):

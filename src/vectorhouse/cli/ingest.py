@@ -317,6 +317,23 @@ def _target(db: Path, collection: str, dry_run: bool) -> Iterator[Client]:
     show_default=True,
     help="Chunks embedded and written per transaction.",
 )
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Embed on Ray actors (the [ray] extra): a local Ray, or the cluster at ADDRESS"
+    " (ray://head:10001, or 'auto').",
+)
+@click.option(
+    "--ray-actors",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Ray actors that embed in parallel (with --ray).",
+)
 @click.option("--dry-run", is_flag=True, help="Only scan and say what would change.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors and warnings.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -334,6 +351,8 @@ def ingest(
     base: Path | None,
     space: str,
     batch_size: int,
+    ray_address: str | None,
+    ray_actors: int,
     dry_run: bool,
     quiet: bool,
     as_json: bool,
@@ -354,6 +373,7 @@ def ingest(
     Example:
       vectorhouse ingest ~/notes ./docs --db ./vh_data --collection notes
       vectorhouse ingest . -c code --include '*.py' --exclude 'tests/**'
+      vectorhouse ingest ./docs -c docs --ray ray://head:10001 --ray-actors 8
     """
     options = ChunkOptions(max_tokens=chunk_tokens, overlap=overlap)
     corpus = FileCorpus(
@@ -367,6 +387,13 @@ def ingest(
     )
     with _target(db, collection, dry_run) as client:
         col = client.get_or_create_collection(collection, metadata={"hnsw:space": space})
+        if ray_address is not None and not dry_run:
+            from vectorhouse.ray import RayEmbeddingFunction
+
+            on_ray = RayEmbeddingFunction(
+                col.embedding_function, concurrency=ray_actors, address=ray_address
+            )
+            col = client.get_collection(collection, embedding_function=on_ray)
         run_sync(
             col,
             corpus,
