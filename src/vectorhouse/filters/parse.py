@@ -30,13 +30,12 @@ the offending part, e.g. ``where filter at $and[1].year: ...``.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, TypeAlias
 
 from vectorhouse.errors import InvalidFilterError
+from vectorhouse.filters.regex import RegexError, compile_regex
 
 __all__ = [
     "DOCUMENT_OPERATORS",
@@ -101,16 +100,6 @@ class DocCompare:
 
 
 Node: TypeAlias = And | Or | MetaCompare | DocCompare
-
-
-@lru_cache(maxsize=128)
-def compile_regex(pattern: str) -> re.Pattern[str]:
-    """Compile ``pattern`` once; shared by the SQL function and the Python evaluator.
-
-    >>> compile_regex("^a+").search("aaa") is not None
-    True
-    """
-    return re.compile(pattern)
 
 
 class _Ctx:
@@ -307,8 +296,9 @@ def _document_operand(op: str, operand: Any, ctx: _Ctx) -> str:
     if op in ("$regex", "$not_regex"):
         try:
             compile_regex(operand)
-        except re.error as exc:
+        except RegexError as exc:
             raise ctx.error(
                 f"{op} needs a valid regular expression, got {_show(operand)}: {exc}"
+                " (the syntax is Chroma's, that of the Rust regex crate)"
             ) from exc
     return operand
