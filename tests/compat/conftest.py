@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 import vectorhouse
+from vectorhouse.server import RunningServer, running_server
 
 chromadb = pytest.importorskip("chromadb")
 
@@ -41,13 +43,26 @@ def chroma_collection(chroma_client: Any) -> Iterator[Callable[..., Any]]:
             chroma_client.delete_collection(name)
 
 
-@pytest.fixture(params=["memory", "persistent"])
-def vh_client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[vectorhouse.Client]:
-    """A vectorhouse client of each local kind."""
+@pytest.fixture(scope="session")
+def vh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One ``vectorhouse serve`` for the session; reset between tests."""
+    env = {**os.environ, "VECTORHOUSE_ALLOW_RESET": "true"}
+    with running_server(tmp_path_factory.mktemp("compat-served"), env=env) as running:
+        yield running
+
+
+@pytest.fixture(params=["memory", "persistent", "http"])
+def vh_client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A vectorhouse client of each kind: in memory, on disk, and over HTTP."""
+    client: Any
     if request.param == "memory":
         client = vectorhouse.Client()
-    else:
+    elif request.param == "persistent":
         client = vectorhouse.PersistentClient(path=str(tmp_path / "db"))
+    else:
+        server = request.getfixturevalue("vh_server")
+        client = vectorhouse.HttpClient(host=server.host, port=server.port)
+        client.reset()
     with client:
         yield client
 

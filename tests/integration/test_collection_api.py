@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -262,7 +264,18 @@ def test_texts_without_an_embedding_function_are_refused(client: Client) -> None
         col.query(query_texts=["text"])
 
 
-def test_large_batch_is_one_atomic_call(client: Client, rng: np.random.Generator) -> None:
+@pytest.mark.parametrize("persistent", [False, True])
+def test_large_batch_is_one_atomic_call(
+    persistent: bool, tmp_path: Path, rng: np.random.Generator
+) -> None:
+    # Strict add (an opt-in since add skips existing ids by default, as Chroma does):
+    # one existing id makes the whole 40,000-record call write nothing.
+    strict = vectorhouse.Settings(strict_add_ids=True)
+    client = (
+        vectorhouse.PersistentClient(path=str(tmp_path / "strict"), settings=strict)
+        if persistent
+        else vectorhouse.Client(settings=strict)
+    )
     col = client.create_collection("big")
     n = 40_000
     ids = [f"id{i}" for i in range(n)]

@@ -184,7 +184,11 @@ class Collection:
         images: Any = None,
         uris: Any = None,
     ) -> None:
-        """Add new records; every id must be new (``upsert`` overwrites).
+        """Add new records; ids that already exist are skipped, as in Chroma.
+
+        The skipped ids keep their stored records and a warning names how many there
+        were; ``upsert`` overwrites instead. With ``Settings(strict_add_ids=True)`` an
+        existing id raises ``IDAlreadyExistsError`` and nothing is written.
 
         >>> import vectorhouse
         >>> col = vectorhouse.Client().create_collection("add_demo", embedding_function=None)

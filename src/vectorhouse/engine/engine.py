@@ -270,7 +270,10 @@ class Engine:
         metadatas: Sequence[Metadata | None],
         doc_hashes: Sequence[int | None] | None = None,
     ) -> None:
-        """Insert new records; raises ``IDAlreadyExistsError`` if any id exists.
+        """Insert new records; ids that exist are skipped (Chroma's ``add``).
+
+        With ``Settings(strict_add_ids=True)`` an existing id raises
+        ``IDAlreadyExistsError`` instead and nothing is written.
 
         ``doc_hashes[i]`` is the hash of the text ``embeddings[i]`` was computed from by
         the collection's function (None for a supplied vector); it lets unchanged text
@@ -281,17 +284,35 @@ class Engine:
             with self.store.tx.atomic():
                 row, seq = self._begin_write(cid, embeddings.shape[1])
                 existing = self.store.rowids_for(cid, ids)
-                if existing:
+                if existing and self.settings.strict_add_ids:
                     shown = ", ".join(repr(i) for i in list(existing)[:5])
                     more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
                     raise IDAlreadyExistsError(
                         f"ids already exist in collection {row.name!r}: {shown}{more};"
                         " use upsert() to overwrite them"
                     )
-                labels = self.store.insert(
-                    cid, ids, embeddings, documents, metadatas, seq, doc_hashes
+                if existing:
+                    keep = [i for i, rid in enumerate(ids) if rid not in existing]
+                    log.warning(
+                        "add: %d id(s) already exist in collection %r and were skipped"
+                        " (existing records are kept; upsert() overwrites them)",
+                        len(ids) - len(keep),
+                        row.name,
+                    )
+                    ids = [ids[i] for i in keep]
+                    embeddings = embeddings[keep]
+                    documents = [documents[i] for i in keep]
+                    metadatas = [metadatas[i] for i in keep]
+                    doc_hashes = None if doc_hashes is None else [doc_hashes[i] for i in keep]
+                labels = (
+                    self.store.insert(cid, ids, embeddings, documents, metadatas, seq, doc_hashes)
+                    if ids
+                    else None
                 )
-            self._apply(cid, row, seq, labels, embeddings, None)
+            if labels is None:
+                self._apply(cid, row, seq, None, None, None)
+            else:
+                self._apply(cid, row, seq, labels, embeddings, None)
 
     def upsert(
         self,
