@@ -171,7 +171,7 @@ def test_delete_by_ids_where_and_where_document(client: Client) -> None:
 
 def test_delete_without_selection_is_refused(client: Client) -> None:
     col = client.create_collection("docs")
-    with pytest.raises(ValueError, match="delete needs ids"):
+    with pytest.raises(ValueError, match="At least one of ids, where, or where_document"):
         col.delete()
 
 

@@ -275,26 +275,36 @@ class Collection:
         )
 
     def delete(
-        self, ids: Any = None, where: Any = None, where_document: Any = None
+        self,
+        ids: Any = None,
+        where: Any = None,
+        where_document: Any = None,
+        limit: int | None = None,
     ) -> dict[str, int]:
         """Delete records by id and/or filter; returns ``{"deleted": n}``.
 
+        ``limit`` (with a filter only, as in Chroma) deletes the first ``limit``
+        matching records, in the order ``get`` returns them; ``limit=0`` deletes none.
+
         >>> import vectorhouse
         >>> col = vectorhouse.Client().create_collection("del_demo", embedding_function=None)
-        >>> col.add(ids=["a", "b"], embeddings=[[1.0], [2.0]])
+        >>> col.add(ids=["a", "b", "c"], embeddings=[[1.0], [2.0], [3.0]])
         >>> col.delete(ids=["a"])
         {'deleted': 1}
+        >>> col.delete(where_document={"$not_contains": "x"}, limit=1), col.get()["ids"]
+        ({'deleted': 1}, ['c'])
         """
         id_list = None if ids is None else v.normalize_ids(ids, "delete")
         node = _filter(where, where_document)
         if id_list is None and node is None:
             raise InvalidArgumentError(
-                "delete needs ids, where or where_document (to delete everything,"
-                " delete the collection)"
+                "At least one of ids, where, or where_document must be provided in delete."
+                " (vectorhouse: to delete everything, delete the collection)"
             )
-        if id_list is not None and not id_list:
+        lim = v.normalize_delete_limit(limit, where, where_document)
+        if (id_list is not None and not id_list) or lim == 0:
             return {"deleted": 0}
-        return {"deleted": self._engine.delete(self._row.id, id_list, node)}
+        return {"deleted": self._engine.delete(self._row.id, id_list, node, limit=lim)}
 
     # -- reads ----------------------------------------------------------------------
 

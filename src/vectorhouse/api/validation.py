@@ -310,6 +310,31 @@ def normalize_positive_int(value: Any, name: str, op: str, *, minimum: int = 1) 
     return int(value)
 
 
+def normalize_delete_limit(limit: Any, where: Any, where_document: Any) -> int | None:
+    """``delete``'s ``limit``: a non-negative int, and only beside a filter (Chroma 1.5).
+
+    >>> normalize_delete_limit(2, {"k": 1}, None)
+    2
+    >>> normalize_delete_limit(2, None, None)
+    Traceback (most recent call last):
+    ...
+    vectorhouse.errors.InvalidArgumentError: limit can only be specified when a where or \
+where_document clause is provided in delete.
+    """
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0:
+        raise InvalidArgumentError(
+            f"limit must be a non-negative integer in delete. (got {limit!r})"
+        )
+    if not where and not where_document:
+        raise InvalidArgumentError(
+            "limit can only be specified when a where or where_document clause is provided"
+            " in delete."
+        )
+    return int(limit)
+
+
 _HNSW_METADATA_KEYS = {
     "hnsw:space": "space",
     "hnsw:M": "max_neighbors",

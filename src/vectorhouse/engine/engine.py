@@ -412,13 +412,18 @@ class Engine:
             else:
                 self._apply(cid, row, seq, None, None, None)
 
-    def delete(self, cid: str, ids: Sequence[str] | None, node: Node | None) -> int:
-        """Delete the records selected by ids and/or a filter; returns how many."""
+    def delete(
+        self, cid: str, ids: Sequence[str] | None, node: Node | None, *, limit: int | None = None
+    ) -> int:
+        """Delete the records selected by ids and/or a filter (at most ``limit``, the
+        first in insertion order); returns how many."""
         with self.lock:
             self._check_open()
             with self.store.tx.atomic():
                 row, seq = self._begin_write(cid, None)
                 rowids = self.store.filter_rowids(cid, node, ids)
+                if limit is not None:
+                    rowids = rowids[:limit]  # filter_rowids is in rowid (= get) order
                 self.store.delete(cid, rowids.tolist(), seq)
             self._apply(cid, row, seq, None, None, rowids)
             if len(rowids):
