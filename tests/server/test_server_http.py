@@ -61,7 +61,9 @@ def test_wrong_types_are_400s_from_the_embedded_validation(
 ) -> None:
     add = f"/collections/{collection_id}/add"
     message = _error(http.post(add, json={"ids": [5], "embeddings": [[1]]}), 400, "invalid_id")
-    assert message == "ids must be strings; ids[0] is int 5 in add"
+    assert message == (
+        "Expected ID to be a str, got 5 in add: ids must be strings; ids[0] is int 5"
+    )
     response = http.post(add, json={"ids": ["a"], "embeddings": [["x"]]})
     assert response.json()["error"] == "InvalidArgumentError"
     _error(response, 400, "invalid_embedding")
@@ -71,7 +73,7 @@ def test_wrong_types_are_400s_from_the_embedded_validation(
     _error(
         http.post(query, json={"query_embeddings": [[1]], "n_results": "x"}),
         400,
-        "invalid_argument",
+        "invalid_n_results",  # an InvalidArgumentError that is also a TypeError, as Chroma's
     )
     _error(
         http.post(query, json={"query_embeddings": [[1]], "where": {"a": {"$bad": 1}}}),

@@ -35,6 +35,7 @@ EXPECTED = {
     "InvalidIDError",
     "InvalidIncludeError",
     "InvalidMetadataError",
+    "InvalidNResultsError",
     "NotFoundError",
     "PersistentClient",
     "QueryResult",

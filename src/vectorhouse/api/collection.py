@@ -382,9 +382,9 @@ class Collection:
         _no_multimodal(query_images, query_uris, "query")
         if (query_embeddings is None) == (query_texts is None):
             raise InvalidArgumentError("query needs exactly one of query_embeddings or query_texts")
-        n = v.normalize_positive_int(n_results, "n_results", "query")
+        n = v.normalize_n_results(n_results)
         inc = v.normalize_include(include, QUERY_INCLUDE_FIELDS, "query")
-        id_list = None if ids is None else v.normalize_ids(ids, "query")
+        id_list = None if ids is None else v.normalize_query_ids(ids)
         node = _filter(where, where_document)
         if query_embeddings is not None:
             queries = v.normalize_embeddings(query_embeddings, None, "query")
@@ -492,7 +492,9 @@ class Collection:
             space = metadata.get("hnsw:space")
             if space is not None and space != hnsw.get("space"):
                 raise InvalidArgumentError(
-                    "the distance space of a collection cannot change after it is created"
+                    "Changing the distance function of a collection once it is created is not"
+                    " supported currently. (the distance space of a collection cannot change"
+                    " after it is created)"
                 )
         if configuration is not None:
             given = dict(configuration.get("hnsw") or {})

@@ -49,6 +49,12 @@ from vectorhouse.storage.store import CollectionRow, RecordRows, Store
 
 log = logging.getLogger("vectorhouse")
 
+
+def _not_found(name: str) -> str:
+    """Chroma's sentence first (callers match on it), then which name was looked up."""
+    return f"Collection [{name}] does not exist (no collection is named {name!r})"
+
+
 Node = Any  # a parsed filter
 Metadata = Mapping[str, Any]
 
@@ -175,7 +181,7 @@ class Engine:
             self._check_open()
             row = self.store.collection_by_name(name)
             if row is None:
-                raise CollectionNotFoundError(f"collection {name!r} does not exist")
+                raise CollectionNotFoundError(_not_found(name))
             return row
 
     def collection_by_id(self, cid: str) -> CollectionRow:
@@ -184,7 +190,7 @@ class Engine:
             self._check_open()
             row = self.store.collection_by_id(cid)
             if row is None:
-                raise CollectionNotFoundError(f"collection {cid} does not exist (it was deleted)")
+                raise CollectionNotFoundError(f"Collection [{cid}] does not exist (it was deleted)")
             return row
 
     def list_collections(self, limit: int | None = None, offset: int = 0) -> list[str]:
@@ -206,7 +212,7 @@ class Engine:
             with self.store.tx.atomic():
                 row = self.store.collection_by_name(name)
                 if row is None:
-                    raise CollectionNotFoundError(f"collection {name!r} does not exist")
+                    raise CollectionNotFoundError(_not_found(name))
                 self.store.delete_collection(row.id)
             self._indexes.pop(row.id, None)
             self._selections.forget(row.id)

@@ -259,12 +259,12 @@ def parse_where_document(where_document: Mapping[str, Any] | None) -> Node | Non
     >>> parse_where_document({"$and": [{"$contains": ""}, {"$regex": "x"}]})
     Traceback (most recent call last):
     ...
-    vectorhouse.errors.InvalidFilterError: where_document filter at $and[0]: $contains needs a \
+    vectorhouse.errors.InvalidFilterError: where document filter at $and[0]: $contains needs a \
 non-empty string, got ''
     """
     if where_document is None:
         return None
-    ctx = _Ctx("where_document")
+    ctx = _Ctx("where document")
     if not isinstance(where_document, Mapping):
         raise ctx.error(f"expected a dict, got {_show(where_document)}")
     if len(where_document) == 0:

@@ -439,7 +439,7 @@ async def query(request: Request, tenant: str, database: str, collection_id: str
                 query_images=body.get("query_images"),
                 query_uris=body.get("query_uris"),
                 ids=body.get("ids"),
-                n_results=_arg(body, "n_results", 10),
+                n_results=body.get("n_results", 10),  # null stays None: an error, as in Chroma
                 where=body.get("where"),
                 where_document=body.get("where_document"),
                 include=_arg(body, "include", DEFAULT_QUERY_INCLUDE),
