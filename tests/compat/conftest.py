@@ -35,7 +35,8 @@ def chroma_collection(chroma_client: Any) -> Iterator[Callable[..., Any]]:
     def make(**kwargs: Any) -> Any:
         name = f"compat-{next(_names)}"
         made.append(name)
-        return chroma_client.create_collection(name, embedding_function=None, **kwargs)
+        kwargs.setdefault("embedding_function", None)
+        return chroma_client.create_collection(name, **kwargs)
 
     yield make
     for name in made:

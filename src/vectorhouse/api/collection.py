@@ -107,6 +107,14 @@ class Collection:
     def _embed(self, texts: list[str], op: str, *, query: bool = False) -> npt.NDArray[np.float32]:
         fn = self._embedding_function
         if fn is None:
+            stored = self._row.configuration.get("embedding_function")
+            if isinstance(stored, Mapping) and stored.get("type") in ("legacy", "known"):
+                raise InvalidArgumentError(
+                    f"collection {self.name!r} was built with an embedding function that"
+                    f" cannot be rebuilt here ({stored.get('name', 'legacy, unnamed')}), so"
+                    f" {op} of texts needs it passed again: open the collection with"
+                    " embedding_function=, as in Chroma"
+                )
             raise InvalidArgumentError(
                 f"collection {self.name!r} has no embedding function, so {op} needs"
                 " embeddings (vectors), not texts; pass embeddings=/query_embeddings=, or"
