@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from vectorhouse import __version__
+from vectorhouse.api import chroma_rules
 from vectorhouse.api import validation as v
 from vectorhouse.api.collection import Collection
 from vectorhouse.api.embedding import (
@@ -158,10 +159,12 @@ class Client:
         'docs'
         """
         v.validate_collection_name(name)
+        chroma_rules.check_collection_metadata(metadata, "create_collection")
         if metadata is not None:
             metadata = v.normalize_metadata(metadata, "metadata", allow_none_values=False)
         if configuration is not None and not isinstance(configuration, dict):
             raise InvalidArgumentError("configuration must be a dict")
+        chroma_rules.check_configuration(configuration)
         fn = default_embedding_function() if embedding_function is NOT_GIVEN else embedding_function
         if configuration and configuration.get("embedding_function") is not None:
             fn = configuration["embedding_function"]
@@ -225,6 +228,7 @@ class Client:
         >>> Client().list_collections()
         []
         """
+        chroma_rules.check_list_window(limit, offset)
         names = self._engine.list_collections(limit, offset or 0)
         return [self.get_collection(n) for n in names]
 

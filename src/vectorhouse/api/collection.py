@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from vectorhouse.api import chroma_rules
 from vectorhouse.api import validation as v
 from vectorhouse.api.embedding import (
     check_same_model,
@@ -334,7 +335,8 @@ class Collection:
         where_document: Any = None,
         include: Any = DEFAULT_GET_INCLUDE,
     ) -> GetResult:
-        """Records by id and/or filter, in insertion order (or the order of ``ids``).
+        """Records by id and/or filter, in insertion order (as in Chroma, also when ``ids``
+        lists them in another order).
 
         >>> import vectorhouse
         >>> col = vectorhouse.Client().create_collection("get_demo", embedding_function=None)
@@ -495,6 +497,7 @@ class Collection:
             v.validate_collection_name(name)
         new_config = None
         hnsw = dict(self._row.configuration.get("hnsw", {}))
+        chroma_rules.check_collection_metadata(metadata, "modify")
         if metadata is not None:
             metadata = v.normalize_metadata(metadata, "metadata", allow_none_values=False)
             space = metadata.get("hnsw:space")

@@ -455,25 +455,23 @@ class Engine:
         offset: int,
         include: Sequence[str],
     ) -> RecordRows:
-        """Records selected by ids and/or a filter, in insertion order (or ``ids`` order)."""
+        """Records selected by ids and/or a filter, in insertion order (as Chroma's
+        ``get``, also when ``ids`` are given in another order)."""
         with self.lock:
             self._check_open()
             with self.store.tx.snapshot():
                 row = self.collection_by_id(cid)
-                rows = self.store.read(
+                return self.store.read(
                     cid,
                     dimension=row.dimension,
                     ids=ids,
                     node=node,
-                    limit=None if ids is not None else limit,
-                    offset=0 if ids is not None else offset,
+                    limit=limit,
+                    offset=offset,
                     documents="documents" in include,
                     metadatas="metadatas" in include,
                     embeddings="embeddings" in include,
                 )
-            if ids is not None:
-                rows = _reorder(rows, {rid: i for i, rid in enumerate(ids)}, offset, limit)
-            return rows
 
     def query(
         self,
@@ -756,11 +754,3 @@ def _take(rows: RecordRows, positions: Sequence[int]) -> RecordRows:
         metadatas=None if rows.metadatas is None else [rows.metadatas[p] for p in positions],
         embeddings=None if rows.embeddings is None else rows.embeddings[list(positions)],
     )
-
-
-def _reorder(
-    rows: RecordRows, order: Mapping[str, int], offset: int, limit: int | None
-) -> RecordRows:
-    positions = sorted(range(len(rows.ids)), key=lambda p: order[rows.ids[p]])
-    end = None if limit is None else offset + limit
-    return _take(rows, positions[offset:end])
