@@ -71,6 +71,10 @@ class Settings:
     """Memory for the cached candidate vectors of repeated filters (per client)."""
     max_batch_size: int = 100_000
     """What ``get_max_batch_size()`` reports; larger calls still work, chunked inside."""
+    strict_add_ids: bool = False
+    """``add`` raises ``IDAlreadyExistsError`` (and writes nothing) when an id exists.
+    By default, as in Chroma, existing records are kept, the new ones inserted, and a
+    warning logged with the number skipped."""
 
     def __init__(self, **kwargs: Any) -> None:
         known = {f.name for f in fields(self)}

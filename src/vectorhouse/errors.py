@@ -13,7 +13,8 @@ and carries a stable ``code`` string that survives serialisation (HTTP bodies, C
     │   │   └── DimensionMismatchError        dimension_mismatch
     │   ├── InvalidMetadataError              invalid_metadata
     │   ├── InvalidFilterError                invalid_filter
-    │   └── InvalidIncludeError               invalid_include
+    │   ├── InvalidIncludeError               invalid_include
+    │   └── InvalidNResultsError (TypeError)  invalid_n_results
     ├── NotFoundError                         not_found
     │   └── CollectionNotFoundError           collection_not_found
     ├── ConflictError                         conflict
@@ -123,6 +124,19 @@ class InvalidIncludeError(InvalidArgumentError):
     """``include`` names a field that does not exist."""
 
     code = "invalid_include"
+
+
+class InvalidNResultsError(InvalidArgumentError, TypeError):
+    """``n_results`` is not a positive integer.
+
+    Also a :class:`TypeError`: Chroma raises ``TypeError`` for a count below one and
+    ``ValueError`` for a count that is not an int, so both ``except`` clauses work.
+
+    >>> issubclass(InvalidNResultsError, TypeError), issubclass(InvalidNResultsError, ValueError)
+    (True, True)
+    """
+
+    code = "invalid_n_results"
 
 
 class NotFoundError(VectorhouseError):

@@ -91,6 +91,7 @@ def main(host: str, port: int, token: str) -> dict[str, Any]:
     out["errors"] = {
         "missing": error_of(lambda: client.get_collection("nope", embedding_function=None)),
         "exists": error_of(lambda: client.create_collection("chroma-default")),
+        # as Chroma: an existing id is skipped, not an error
         "id_exists": error_of(lambda: again.add(ids=["a"], embeddings=[[1.0, 0.0, 0.0]])),
         "dimension": error_of(lambda: again.add(ids=["z"], embeddings=[[1.0, 0.0]])),
         "bad_regex": error_of(lambda: again.get(where_document={"$regex": "(unclosed"})),

@@ -40,6 +40,7 @@ EXPECTED = {
     "InvalidIDError",
     "InvalidIncludeError",
     "InvalidMetadataError",
+    "InvalidNResultsError",
     "K",
     "Key",
     "Knn",

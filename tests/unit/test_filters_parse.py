@@ -245,34 +245,34 @@ def test_document_several_keys_are_an_implicit_and() -> None:
 def test_document_operators_need_a_non_empty_string(value: Any) -> None:
     message = document_error({"$and": [{"$contains": "x"}, {"$contains": value}]})
     assert message.startswith(
-        "where_document filter at $and[1]: $contains needs a non-empty string"
+        "where document filter at $and[1]: $contains needs a non-empty string"
     )
 
 
 def test_invalid_regex_is_rejected_with_its_path() -> None:
     message = document_error({"$or": [{"$contains": "x"}, {"$regex": "("}]})
     assert message.startswith(
-        "where_document filter at $or[1]: $regex needs a valid regular expression, got '('"
+        "where document filter at $or[1]: $regex needs a valid regular expression, got '('"
     )
 
 
 def test_unknown_document_operator_lists_the_valid_ones() -> None:
     message = document_error({"$like": "x"})
-    assert message.startswith("where_document filter: unknown operator '$like'")
+    assert message.startswith("where document filter: unknown operator '$like'")
     for op in ["$contains", "$not_contains", "$regex", "$not_regex", "$and", "$or"]:
         assert op in message
 
 
 def test_document_empty_list_and_non_dict_items() -> None:
     assert document_error({"$or": []}).startswith(
-        "where_document filter at $or: $or needs a non-empty"
+        "where document filter at $or: $or needs a non-empty"
     )
     message = document_error({"$and": [{"$contains": "x"}, "y"]})
-    assert message == "where_document filter at $and[1]: expected a dict, got 'y'"
+    assert message == "where document filter at $and[1]: expected a dict, got 'y'"
     assert document_error({"$and": [{}, {"$contains": "y"}]}).startswith(
-        "where_document filter at $and[0]: expected an operator"
+        "where document filter at $and[0]: expected an operator"
     )
 
 
 def test_where_document_must_be_a_dict() -> None:
-    assert re.match(r"where_document filter: expected a dict", document_error("abc"))
+    assert re.match(r"where document filter: expected a dict", document_error("abc"))

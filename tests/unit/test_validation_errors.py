@@ -37,7 +37,6 @@ def test_valid_collection_names_are_accepted(name: str) -> None:
         ({"ids": ["b", "b"], "embeddings": [[1, 2], [3, 4]]}, vectorhouse.DuplicateIDError, "'b'"),
         ({"ids": [""], "embeddings": [[1, 2]]}, vectorhouse.InvalidIDError, "non-empty"),
         ({"ids": [3], "embeddings": [[1, 2]]}, vectorhouse.InvalidIDError, "strings"),
-        ({"ids": ["a"], "embeddings": [[1, 2]]}, vectorhouse.IDAlreadyExistsError, "upsert"),
         ({"ids": ["b", "c"], "embeddings": [[1, 2]]}, vectorhouse.InvalidArgumentError, "unequal"),
         (
             {"ids": ["b"], "embeddings": [[float("nan"), 1]]},
@@ -95,6 +94,18 @@ def test_bad_add_raises_clear_error_and_writes_nothing(
         col.add(**kwargs)
     assert col.get(include=["documents", "embeddings"])["documents"] == ["kept"]
     assert col.count() == 1
+
+
+def test_strict_add_refuses_an_existing_id_and_writes_nothing() -> None:
+    # Moved here from the table above: by default add skips existing ids (as Chroma
+    # does); Settings(strict_add_ids=True) keeps the earlier refusal.
+    strict = vectorhouse.Client(settings=vectorhouse.Settings(strict_add_ids=True))
+    c = strict.create_collection("docs", embedding_function=None)
+    c.add(ids=["a"], embeddings=[[1.0, 2.0]], documents=["kept"])
+    with pytest.raises(vectorhouse.IDAlreadyExistsError, match="upsert"):
+        c.add(ids=["a", "b"], embeddings=[[1, 2], [3, 4]])
+    assert c.get(include=["documents"])["documents"] == ["kept"]
+    assert c.count() == 1
 
 
 def test_argument_errors_are_value_errors() -> None:

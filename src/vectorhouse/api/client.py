@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from vectorhouse import __version__
+from vectorhouse.api import chroma_rules
 from vectorhouse.api import validation as v
 from vectorhouse.api.collection import Collection
 from vectorhouse.api.embedding import (
@@ -174,10 +175,12 @@ class Client:
         v.validate_collection_name(name)
         if not isinstance(get_or_create, bool):
             raise InvalidArgumentError(f"get_or_create must be a bool, got {shown(get_or_create)}")
+        chroma_rules.check_collection_metadata(metadata, "create_collection")
         if metadata is not None:
             metadata = v.normalize_metadata(metadata, "metadata", allow_none_values=False)
         if configuration is not None and not isinstance(configuration, dict):
             raise InvalidArgumentError("configuration must be a dict")
+        chroma_rules.check_configuration(configuration)
         fn = default_embedding_function() if embedding_function is NOT_GIVEN else embedding_function
         if configuration and configuration.get("embedding_function") is not None:
             fn = configuration["embedding_function"]
@@ -245,6 +248,7 @@ class Client:
         >>> Client().list_collections()
         []
         """
+        chroma_rules.check_list_window(limit, offset)
         lim = None if limit is None else v.normalize_positive_int(limit, "limit", "list", minimum=0)
         off = 0 if offset is None else v.normalize_positive_int(offset, "offset", "list", minimum=0)
         names = self._engine.list_collections(lim, off)

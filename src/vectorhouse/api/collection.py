@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from vectorhouse.api import search_run
+from vectorhouse.api import chroma_rules, search_run
 from vectorhouse.api import validation as v
 from vectorhouse.api.embedding import (
     check_same_model,
@@ -109,6 +109,14 @@ class Collection:
     def _embed(self, texts: list[str], op: str, *, query: bool = False) -> npt.NDArray[np.float32]:
         fn = self._embedding_function
         if fn is None:
+            stored = self._row.configuration.get("embedding_function")
+            if isinstance(stored, Mapping) and stored.get("type") in ("legacy", "known"):
+                raise InvalidArgumentError(
+                    f"collection {self.name!r} was built with an embedding function that"
+                    f" cannot be rebuilt here ({stored.get('name', 'legacy, unnamed')}), so"
+                    f" {op} of texts needs it passed again: open the collection with"
+                    " embedding_function=, as in Chroma"
+                )
             raise InvalidArgumentError(
                 f"collection {self.name!r} has no embedding function, so {op} needs"
                 " embeddings (vectors), not texts; pass embeddings=/query_embeddings=, or"
@@ -188,7 +196,11 @@ class Collection:
         images: Any = None,
         uris: Any = None,
     ) -> None:
-        """Add new records; every id must be new (``upsert`` overwrites).
+        """Add new records; ids that already exist are skipped, as in Chroma.
+
+        The skipped ids keep their stored records and a warning names how many there
+        were; ``upsert`` overwrites instead. With ``Settings(strict_add_ids=True)`` an
+        existing id raises ``IDAlreadyExistsError`` and nothing is written.
 
         >>> import vectorhouse
         >>> col = vectorhouse.Client().create_collection("add_demo", embedding_function=None)
@@ -275,26 +287,36 @@ class Collection:
         )
 
     def delete(
-        self, ids: Any = None, where: Any = None, where_document: Any = None
+        self,
+        ids: Any = None,
+        where: Any = None,
+        where_document: Any = None,
+        limit: int | None = None,
     ) -> dict[str, int]:
         """Delete records by id and/or filter; returns ``{"deleted": n}``.
 
+        ``limit`` (with a filter only, as in Chroma) deletes the first ``limit``
+        matching records, in the order ``get`` returns them; ``limit=0`` deletes none.
+
         >>> import vectorhouse
         >>> col = vectorhouse.Client().create_collection("del_demo", embedding_function=None)
-        >>> col.add(ids=["a", "b"], embeddings=[[1.0], [2.0]])
+        >>> col.add(ids=["a", "b", "c"], embeddings=[[1.0], [2.0], [3.0]])
         >>> col.delete(ids=["a"])
         {'deleted': 1}
+        >>> col.delete(where_document={"$not_contains": "x"}, limit=1), col.get()["ids"]
+        ({'deleted': 1}, ['c'])
         """
         id_list = None if ids is None else v.normalize_ids(ids, "delete")
         node = _filter(where, where_document)
         if id_list is None and node is None:
             raise InvalidArgumentError(
-                "delete needs ids, where or where_document (to delete everything,"
-                " delete the collection)"
+                "At least one of ids, where, or where_document must be provided in delete."
+                " (vectorhouse: to delete everything, delete the collection)"
             )
-        if id_list is not None and not id_list:
+        lim = v.normalize_delete_limit(limit, where, where_document)
+        if (id_list is not None and not id_list) or lim == 0:
             return {"deleted": 0}
-        return {"deleted": self._engine.delete(self._row.id, id_list, node)}
+        return {"deleted": self._engine.delete(self._row.id, id_list, node, limit=lim)}
 
     # -- reads ----------------------------------------------------------------------
 
@@ -316,7 +338,8 @@ class Collection:
         where_document: Any = None,
         include: Any = DEFAULT_GET_INCLUDE,
     ) -> GetResult:
-        """Records by id and/or filter, in insertion order (or the order of ``ids``).
+        """Records by id and/or filter, in insertion order (as in Chroma, also when ``ids``
+        lists them in another order).
 
         >>> import vectorhouse
         >>> col = vectorhouse.Client().create_collection("get_demo", embedding_function=None)
@@ -394,9 +417,9 @@ class Collection:
             )
         if (query_embeddings is None) == (query_texts is None):
             raise InvalidArgumentError("query needs exactly one of query_embeddings or query_texts")
-        n = v.normalize_positive_int(n_results, "n_results", "query")
+        n = v.normalize_n_results(n_results)
         inc = v.normalize_include(include, QUERY_INCLUDE_FIELDS, "query")
-        id_list = None if ids is None else v.normalize_ids(ids, "query")
+        id_list = None if ids is None else v.normalize_query_ids(ids)
         node = _filter(where, where_document)
         if query_embeddings is not None:
             queries = v.normalize_embeddings(query_embeddings, None, "query")
@@ -519,12 +542,15 @@ class Collection:
             v.validate_collection_name(name)
         new_config = None
         hnsw = dict(self._row.configuration.get("hnsw", {}))
+        chroma_rules.check_collection_metadata(metadata, "modify")
         if metadata is not None:
             metadata = v.normalize_metadata(metadata, "metadata", allow_none_values=False)
             space = metadata.get("hnsw:space")
             if space is not None and space != hnsw.get("space"):
                 raise InvalidArgumentError(
-                    "the distance space of a collection cannot change after it is created"
+                    "Changing the distance function of a collection once it is created is not"
+                    " supported currently. (the distance space of a collection cannot change"
+                    " after it is created)"
                 )
         if configuration is not None:
             if not isinstance(configuration, Mapping):

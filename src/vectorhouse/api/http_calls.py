@@ -291,9 +291,13 @@ class CollectionCalls:
         }
         return Call("POST", self._path(op), body, idempotent=op != "add", decode=lambda b: None)
 
-    def delete_call(self, ids: Any, where: Any, where_document: Any) -> Call[dict[str, int]]:
+    def delete_call(
+        self, ids: Any, where: Any, where_document: Any, limit: Any = None
+    ) -> Call[dict[str, int]]:
         """``POST .../delete``."""
         body = {"ids": ids, "where": where, "where_document": where_document}
+        if limit is not None:
+            body["limit"] = limit
         return Call(
             "POST",
             self._path("delete"),

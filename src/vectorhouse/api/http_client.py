@@ -339,10 +339,14 @@ class HttpCollection(CollectionCalls):
         )
 
     def delete(
-        self, ids: Any = None, where: Any = None, where_document: Any = None
+        self,
+        ids: Any = None,
+        where: Any = None,
+        where_document: Any = None,
+        limit: int | None = None,
     ) -> dict[str, int]:
-        """Delete records by id and/or filter; returns ``{"deleted": n}``."""
-        return self._client._send(self.delete_call(ids, where, where_document))
+        """Delete records by id and/or filter (at most ``limit``); returns ``{"deleted": n}``."""
+        return self._client._send(self.delete_call(ids, where, where_document, limit))
 
     def count(self) -> int:
         """The number of records."""
@@ -609,10 +613,14 @@ class AsyncHttpCollection(CollectionCalls):
         await self._client._send(await self._build(self.write_call, "update", *args))
 
     async def delete(
-        self, ids: Any = None, where: Any = None, where_document: Any = None
+        self,
+        ids: Any = None,
+        where: Any = None,
+        where_document: Any = None,
+        limit: int | None = None,
     ) -> dict[str, int]:
-        """Delete records by id and/or filter; returns ``{"deleted": n}``."""
-        return await self._client._send(self.delete_call(ids, where, where_document))
+        """Delete records by id and/or filter (at most ``limit``); returns ``{"deleted": n}``."""
+        return await self._client._send(self.delete_call(ids, where, where_document, limit))
 
     async def count(self) -> int:
         """The number of records."""

@@ -30,6 +30,7 @@ from vectorhouse.errors import (
     InvalidIDError,
     InvalidIncludeError,
     InvalidMetadataError,
+    InvalidNResultsError,
 )
 from vectorhouse.reprs import shown
 from vectorhouse.types import SPACES
@@ -131,14 +132,18 @@ def normalize_ids(ids: Any, op: str) -> list[str]:
     """
     items = [ids] if isinstance(ids, str) else _as_list(ids) if ids is not None else None
     if items is None:
-        raise InvalidIDError(f"ids are required in {op}")
+        raise InvalidIDError(f"Expected IDs to be a list of str in {op}: ids are required")
     for i, rid in enumerate(items):
         if not isinstance(rid, str):
             raise InvalidIDError(
-                f"ids must be strings; ids[{i}] is {type(rid).__name__} {shown(rid)} in {op}"
+                f"Expected ID to be a str, got {shown(rid)} in {op}: ids must be strings;"
+                f" ids[{i}] is {type(rid).__name__} {shown(rid)}"
             )
         if not rid:
-            raise InvalidIDError(f"ids must be non-empty strings; ids[{i}] is empty in {op}")
+            raise InvalidIDError(
+                "Empty ID, ID must have at least one character: ids must be non-empty"
+                f" strings; ids[{i}] is empty in {op}"
+            )
         problem = text_problem(rid)
         if problem is not None:
             raise InvalidIDError(f"ids[{i}] {shown(rid)} holds {problem} in {op}")
@@ -147,10 +152,30 @@ def normalize_ids(ids: Any, op: str) -> list[str]:
         dups = sorted(rid for rid, c in counts.items() if c > 1)
         listed = ", ".join(shown(d) for d in dups[:10])
         raise DuplicateIDError(
-            f"ids must be unique within one call; duplicated in {op}: {listed}"
-            + (f" and {len(dups) - 10} more" if len(dups) > 10 else "")
+            f"Expected IDs to be unique, found duplicates of: {', '.join(dups[:10])} in {op}."
+            f" (ids must be unique within one call; duplicated: {listed}"
+            + (f" and {len(dups) - 10} more)" if len(dups) > 10 else ")")
         )
     return items
+
+
+def normalize_query_ids(ids: Any) -> list[str]:
+    """``query``'s ``ids``: like :func:`normalize_ids`, but a repeated id counts once
+    (Chroma 1.5.9 accepts repeats there, unlike in ``get`` or writes).
+
+    >>> normalize_query_ids(["a", "b", "a"])
+    ['a', 'b']
+    """
+    items = [ids] if isinstance(ids, str) else _as_list(ids)
+    seen: set[str] = set()
+    unique: list[Any] = []
+    for rid in items:
+        if isinstance(rid, str):
+            if rid in seen:
+                continue
+            seen.add(rid)
+        unique.append(rid)
+    return normalize_ids(unique, "query")
 
 
 def normalize_embeddings(embeddings: Any, n: int | None, op: str) -> npt.NDArray[np.float32]:
@@ -397,6 +422,55 @@ def normalize_positive_int(
     if value > maximum:
         raise InvalidArgumentError(f"{name} must be <= {maximum}, got {value} in {op}")
     return int(value)
+
+
+def normalize_n_results(value: Any) -> int:
+    """``query``'s ``n_results``, with Chroma's messages first (bools are refused).
+
+    >>> normalize_n_results(3)
+    3
+    >>> normalize_n_results(0)
+    Traceback (most recent call last):
+    ...
+    vectorhouse.errors.InvalidNResultsError: Number of requested results 0, cannot be \
+negative, or zero. in query. (n_results must be >= 1)
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidNResultsError(
+            f"Expected requested number of results to be a int, got {value} in query."
+            f" (n_results must be an integer, got {type(value).__name__} {shown(value)})"
+        )
+    if value < 1:
+        raise InvalidNResultsError(
+            f"Number of requested results {value}, cannot be negative, or zero. in query."
+            " (n_results must be >= 1)"
+        )
+    return int(value)
+
+
+def normalize_delete_limit(limit: Any, where: Any, where_document: Any) -> int | None:
+    """``delete``'s ``limit``: a non-negative int, and only beside a filter (Chroma 1.5).
+
+    >>> normalize_delete_limit(2, {"k": 1}, None)
+    2
+    >>> normalize_delete_limit(2, None, None)
+    Traceback (most recent call last):
+    ...
+    vectorhouse.errors.InvalidArgumentError: limit can only be specified when a where or \
+where_document clause is provided in delete.
+    """
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0:
+        raise InvalidArgumentError(
+            f"limit must be a non-negative integer in delete. (got {limit!r})"
+        )
+    if not where and not where_document:
+        raise InvalidArgumentError(
+            "limit can only be specified when a where or where_document clause is provided"
+            " in delete."
+        )
+    return int(limit)
 
 
 _HNSW_METADATA_KEYS = {

@@ -137,7 +137,7 @@ def get_collection(client: PersistentClient, name: str) -> Collection:
     except CollectionNotFoundError as exc:
         names = [c.name for c in client.list_collections()]
         known = f"; collections: {', '.join(names)}" if names else "; the database is empty"
-        raise click.ClickException(f"{exc}{known}") from exc
+        raise click.ClickException(f"collection {name!r} does not exist{known}") from exc
 
 
 def stdout_console() -> Console:

@@ -23,6 +23,7 @@ with a collection and rebuilt later, it also names itself and round-trips its co
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -133,7 +134,19 @@ def lookup(name: str) -> type[EmbeddingFunction] | None:
 def function_config(fn: object) -> dict[str, Any] | None:
     """The ``{"name", "config"}`` record stored with a collection, or None for legacy.
 
+    A function is legacy (unnamed: it must be passed again when the collection is
+    opened) when it lacks ``name``/``get_config``, when they raise
+    ``NotImplementedError``, or when they return ``NotImplemented``, which is what
+    chromadb's ``EmbeddingFunction`` base class does for subclasses that define only
+    ``__call__``.
+
     >>> function_config(object()) is None
+    True
+    >>> class Legacy:
+    ...     def __call__(self, input): return [[1.0] for _ in input]
+    ...     def name(self): return NotImplemented
+    ...     def get_config(self): return NotImplemented
+    >>> function_config(Legacy()) is None
     True
     """
     name = getattr(fn, "name", None)
@@ -141,9 +154,16 @@ def function_config(fn: object) -> dict[str, Any] | None:
     if not callable(name) or not callable(get_config):
         return None
     try:
-        return {"name": str(name()), "config": dict(get_config())}
+        # chromadb's base-class defaults warn (DeprecationWarning) before returning
+        # NotImplemented; asking is how legacy is told apart, so that is not the caller's.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            given_name, config = name(), get_config()
     except NotImplementedError:
         return None
+    if given_name is NotImplemented or config is NotImplemented or config is None:
+        return None
+    return {"name": str(given_name), "config": dict(config)}
 
 
 def call_embedding_function(

@@ -54,6 +54,12 @@ from vectorhouse.storage.store import CollectionRow, RecordRows, Store
 
 log = logging.getLogger("vectorhouse")
 
+
+def _not_found(name: str) -> str:
+    """Chroma's sentence first (callers match on it), then which name was looked up."""
+    return f"Collection [{name}] does not exist (no collection is named {name!r})"
+
+
 Node = Any  # a parsed filter
 Metadata = Mapping[str, Any]
 
@@ -171,7 +177,7 @@ class Engine:
             self._check_open()
             row = self.store.collection_by_name(name)
             if row is None:
-                raise CollectionNotFoundError(f"collection {name!r} does not exist")
+                raise CollectionNotFoundError(_not_found(name))
             return row
 
     def collection_by_id(self, cid: str) -> CollectionRow:
@@ -180,7 +186,7 @@ class Engine:
             self._check_open()
             row = self.store.collection_by_id(cid)
             if row is None:
-                raise CollectionNotFoundError(f"collection {cid} does not exist (it was deleted)")
+                raise CollectionNotFoundError(f"Collection [{cid}] does not exist (it was deleted)")
             return row
 
     def list_collections(self, limit: int | None = None, offset: int = 0) -> list[str]:
@@ -202,7 +208,7 @@ class Engine:
             with self.store.tx.atomic():
                 row = self.store.collection_by_name(name)
                 if row is None:
-                    raise CollectionNotFoundError(f"collection {name!r} does not exist")
+                    raise CollectionNotFoundError(_not_found(name))
                 lexical.drop(self.store.conn, row.id)
                 self.store.delete_collection(row.id)
             self._indexes.pop(row.id, None)
@@ -267,7 +273,10 @@ class Engine:
         metadatas: Sequence[Metadata | None],
         doc_hashes: Sequence[int | None] | None = None,
     ) -> None:
-        """Insert new records; raises ``IDAlreadyExistsError`` if any id exists.
+        """Insert new records; ids that exist are skipped (Chroma's ``add``).
+
+        With ``Settings(strict_add_ids=True)`` an existing id raises
+        ``IDAlreadyExistsError`` instead and nothing is written.
 
         ``doc_hashes[i]`` is the hash of the text ``embeddings[i]`` was computed from by
         the collection's function (None for a supplied vector); it lets unchanged text
@@ -278,17 +287,35 @@ class Engine:
             with self.store.tx.atomic():
                 row, seq = self._begin_write(cid, embeddings.shape[1])
                 existing = self.store.rowids_for(cid, ids)
-                if existing:
+                if existing and self.settings.strict_add_ids:
                     shown = ", ".join(repr(i) for i in list(existing)[:5])
                     more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
                     raise IDAlreadyExistsError(
                         f"ids already exist in collection {row.name!r}: {shown}{more};"
                         " use upsert() to overwrite them"
                     )
-                labels = self.store.insert(
-                    cid, ids, embeddings, documents, metadatas, seq, doc_hashes
+                if existing:
+                    keep = [i for i, rid in enumerate(ids) if rid not in existing]
+                    log.warning(
+                        "add: %d id(s) already exist in collection %r and were skipped"
+                        " (existing records are kept; upsert() overwrites them)",
+                        len(ids) - len(keep),
+                        row.name,
+                    )
+                    ids = [ids[i] for i in keep]
+                    embeddings = embeddings[keep]
+                    documents = [documents[i] for i in keep]
+                    metadatas = [metadatas[i] for i in keep]
+                    doc_hashes = None if doc_hashes is None else [doc_hashes[i] for i in keep]
+                labels = (
+                    self.store.insert(cid, ids, embeddings, documents, metadatas, seq, doc_hashes)
+                    if ids
+                    else None
                 )
-            self._apply(cid, row, seq, labels, embeddings, None)
+            if labels is None:
+                self._apply(cid, row, seq, None, None, None)
+            else:
+                self._apply(cid, row, seq, labels, embeddings, None)
 
     def upsert(
         self,
@@ -388,13 +415,18 @@ class Engine:
             else:
                 self._apply(cid, row, seq, None, None, None)
 
-    def delete(self, cid: str, ids: Sequence[str] | None, node: Node | None) -> int:
-        """Delete the records selected by ids and/or a filter; returns how many."""
+    def delete(
+        self, cid: str, ids: Sequence[str] | None, node: Node | None, *, limit: int | None = None
+    ) -> int:
+        """Delete the records selected by ids and/or a filter (at most ``limit``, the
+        first in insertion order); returns how many."""
         with self.lock:
             self._check_open()
             with self.store.tx.atomic():
                 row, seq = self._begin_write(cid, None)
                 rowids = self.store.filter_rowids(cid, node, ids)
+                if limit is not None:
+                    rowids = rowids[:limit]  # filter_rowids is in rowid (= get) order
                 self.store.delete(cid, rowids.tolist(), seq)
             self._apply(cid, row, seq, None, None, rowids)
             if len(rowids):
@@ -420,25 +452,23 @@ class Engine:
         offset: int,
         include: Sequence[str],
     ) -> RecordRows:
-        """Records selected by ids and/or a filter, in insertion order (or ``ids`` order)."""
+        """Records selected by ids and/or a filter, in insertion order (as Chroma's
+        ``get``, also when ``ids`` are given in another order)."""
         with self.lock:
             self._check_open()
             with self.store.tx.snapshot():
                 row = self.collection_by_id(cid)
-                rows = self.store.read(
+                return self.store.read(
                     cid,
                     dimension=row.dimension,
                     ids=ids,
                     node=node,
-                    limit=None if ids is not None else limit,
-                    offset=0 if ids is not None else offset,
+                    limit=limit,
+                    offset=offset,
                     documents="documents" in include,
                     metadatas="metadatas" in include,
                     embeddings="embeddings" in include,
                 )
-            if ids is not None:
-                rows = _reorder(rows, {rid: i for i, rid in enumerate(ids)}, offset, limit)
-            return rows
 
     def query(
         self,
@@ -792,11 +822,3 @@ def _take(rows: RecordRows, positions: Sequence[int]) -> RecordRows:
         metadatas=None if rows.metadatas is None else [rows.metadatas[p] for p in positions],
         embeddings=None if rows.embeddings is None else rows.embeddings[list(positions)],
     )
-
-
-def _reorder(
-    rows: RecordRows, order: Mapping[str, int], offset: int, limit: int | None
-) -> RecordRows:
-    positions = sorted(range(len(rows.ids)), key=lambda p: order[rows.ids[p]])
-    end = None if limit is None else offset + limit
-    return _take(rows, positions[offset:end])

@@ -30,14 +30,13 @@ the offending part, e.g. ``where filter at $and[1].year: ...``.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, TypeAlias
 
 from vectorhouse.errors import InvalidFilterError
 from vectorhouse.filters.limits import check_limits
+from vectorhouse.filters.regex import RegexError, compile_regex
 from vectorhouse.reprs import shown
 
 __all__ = [
@@ -103,16 +102,6 @@ class DocCompare:
 
 
 Node: TypeAlias = And | Or | MetaCompare | DocCompare
-
-
-@lru_cache(maxsize=128)
-def compile_regex(pattern: str) -> re.Pattern[str]:
-    """Compile ``pattern`` once; shared by the SQL function and the Python evaluator.
-
-    >>> compile_regex("^a+").search("aaa") is not None
-    True
-    """
-    return re.compile(pattern)
 
 
 class _Ctx:
@@ -277,12 +266,12 @@ def parse_where_document(where_document: Mapping[str, Any] | None) -> Node | Non
     >>> parse_where_document({"$and": [{"$contains": ""}, {"$regex": "x"}]})
     Traceback (most recent call last):
     ...
-    vectorhouse.errors.InvalidFilterError: where_document filter at $and[0]: $contains needs a \
+    vectorhouse.errors.InvalidFilterError: where document filter at $and[0]: $contains needs a \
 non-empty string, got ''
     """
     if where_document is None:
         return None
-    ctx = _Ctx("where_document")
+    ctx = _Ctx("where document")
     if not isinstance(where_document, Mapping):
         raise ctx.error(f"expected a dict, got {_show(where_document)}")
     if len(where_document) == 0:
@@ -315,8 +304,9 @@ def _document_operand(op: str, operand: Any, ctx: _Ctx) -> str:
     if op in ("$regex", "$not_regex"):
         try:
             compile_regex(operand)
-        except re.error as exc:
+        except RegexError as exc:
             raise ctx.error(
                 f"{op} needs a valid regular expression, got {_show(operand)}: {exc}"
+                " (the syntax is Chroma's, that of the Rust regex crate)"
             ) from exc
     return operand

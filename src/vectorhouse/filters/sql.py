@@ -32,8 +32,8 @@ same as Chroma 1.5.9 unless noted):
   (quoted as an FTS5 string, inner ``"`` doubled) and then checked exactly with
   ``instr``; shorter needles use ``instr`` alone. A NULL document contains nothing.
 * Document ``$regex`` uses ``r.document REGEXP ?``, served by the ``regexp``
-  function that :func:`register_functions` installs (Python :func:`re.search`;
-  a NULL document never matches).
+  function that :func:`register_functions` installs (RE2 with Chroma's syntax, see
+  :mod:`vectorhouse.filters.regex`; a NULL document never matches).
 * ``$not_contains`` and ``$not_regex`` are exact negations, so records with a NULL
   document match them, as in Chroma 1.5.9.
 """

@@ -289,12 +289,13 @@ class Vectorhouse(VectorStore):
         if not unique:
             return []
         got = self._collection.get(ids=unique, include=["documents", "metadatas"])
-        return [
-            _document(i, d, m)
+        found = {
+            i: _document(i, d, m)
             for i, d, m in zip(
                 got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
             )
-        ]
+        }
+        return [found[i] for i in unique if i in found]  # get answers in insertion order
 
     def similarity_search(
         self,

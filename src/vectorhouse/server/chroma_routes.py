@@ -368,18 +368,20 @@ for _method, _summary in (
 @router.post(
     COLLECTION + "/delete",
     summary="Delete records by id and/or filter",
-    openapi_extra=_body(ids=_IDS, **_FILTER),
+    openapi_extra=_body(ids=_IDS, limit={"type": "integer"}, **_FILTER),
 )
 async def delete(request: Request, tenant: str, database: str, collection_id: str) -> Response:
     """Answers ``{"deleted": n}``."""
     _scope(tenant, database)
     body = await read_json(request)
-    _unsupported(body, "limit", "delete takes ids and/or filters, without a limit")
     return await _on_collection(
         request,
         collection_id,
         lambda col: col.delete(
-            ids=body.get("ids"), where=body.get("where"), where_document=body.get("where_document")
+            ids=body.get("ids"),
+            where=body.get("where"),
+            where_document=body.get("where_document"),
+            limit=body.get("limit"),
         ),
     )
 
@@ -437,7 +439,7 @@ async def query(request: Request, tenant: str, database: str, collection_id: str
                 query_images=body.get("query_images"),
                 query_uris=body.get("query_uris"),
                 ids=body.get("ids"),
-                n_results=_arg(body, "n_results", 10),
+                n_results=body.get("n_results", 10),  # null stays None: an error, as in Chroma
                 where=body.get("where"),
                 where_document=body.get("where_document"),
                 include=_arg(body, "include", DEFAULT_QUERY_INCLUDE),
