@@ -132,17 +132,29 @@ def milvus_client(milvus_uri: str) -> Iterator[vectorhouse.Client]:
         cleaner.reset()
 
 
+def _embedded_client(kind: str, tmp_path: Path) -> vectorhouse.Client:
+    if kind == "memory":
+        return vectorhouse.Client(vectorhouse.Settings(allow_reset=True))
+    return vectorhouse.PersistentClient(
+        path=tmp_path / "db", settings=vectorhouse.Settings(allow_reset=True)
+    )
+
+
 @pytest.fixture(params=["memory", "persistent", "milvus"])
 def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[vectorhouse.Client]:
+    """A client of every kind: in memory, on disk, and on Milvus (milvus-lite)."""
     if request.param == "milvus":
         yield request.getfixturevalue("milvus_client")
         return
-    if request.param == "memory":
-        c = vectorhouse.Client(vectorhouse.Settings(allow_reset=True))
-    else:
-        c = vectorhouse.PersistentClient(
-            path=tmp_path / "db", settings=vectorhouse.Settings(allow_reset=True)
-        )
+    c = _embedded_client(request.param, tmp_path)
+    yield c
+    c.close()
+
+
+@pytest.fixture(params=["memory", "persistent"])
+def embedded_client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[vectorhouse.Client]:
+    """A client of the embedded engine, in memory and on disk (features Milvus lacks)."""
+    c = _embedded_client(request.param, tmp_path)
     yield c
     c.close()
 

@@ -219,8 +219,33 @@ def test_regex_that_milvus_cannot_express_is_not_supported(
         col.get(where_document={"$contains": "a\\b"})
 
 
-def test_errors_are_the_same_classes_on_both_backends(milvus_client: vectorhouse.Client) -> None:
+def test_lexical_and_hybrid_search_are_not_supported_on_milvus(
+    milvus_client: vectorhouse.Client,
+) -> None:
+    col = milvus_client.create_collection("lex1", embedding_function=None)
+    col.add(ids=["a"], embeddings=[[1.0, 2.0]], documents=["quartz"])
+    for mode in ("lexical", "hybrid"):
+        with pytest.raises(NotSupportedError, match="BM25"):
+            col.query(query_texts=["quartz"], query_embeddings=[[1.0, 2.0]], mode=mode)
+    with pytest.raises(NotSupportedError, match="BM25"):
+        col.search(vectorhouse.Search().rank(vectorhouse.Knn(query="quartz", key="document")))
+    assert col.query(query_embeddings=[[1.0, 2.0]], n_results=1)["ids"] == [["a"]]
+
+
+def test_add_of_existing_ids_skips_them_on_both_backends(milvus_client: vectorhouse.Client) -> None:
     for client in (vectorhouse.Client(), milvus_client):
+        col = client.create_collection("skip", embedding_function=None)
+        col.add(ids=["a"], embeddings=[[1.0, 2.0]])
+        col.add(ids=["a", "b"], embeddings=[[9.0, 9.0], [3.0, 4.0]])
+        got = col.get(include=["embeddings"])
+        assert got["ids"] == ["a", "b"]
+        assert np.asarray(got["embeddings"]).tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+def test_errors_are_the_same_classes_on_both_backends(milvus_uri: str) -> None:
+    strict = vectorhouse.Settings(allow_reset=True, strict_add_ids=True)
+    milvus = vectorhouse.MilvusClient(uri=milvus_uri, index_type="FLAT", settings=strict)
+    for client in (vectorhouse.Client(strict), milvus):
         col = client.create_collection("err", embedding_function=None)
         col.add(ids=["a"], embeddings=[[1.0, 2.0]])
         with pytest.raises(vectorhouse.IDAlreadyExistsError):
@@ -234,6 +259,8 @@ def test_errors_are_the_same_classes_on_both_backends(milvus_client: vectorhouse
             client.create_collection("err")
         with pytest.raises(vectorhouse.CollectionNotFoundError):
             client.get_collection("missing")
+    milvus.delete_collection("err")
+    milvus.close()
 
 
 def test_unreachable_milvus_server_raises_server_unavailable() -> None:

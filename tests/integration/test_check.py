@@ -162,3 +162,32 @@ def test_the_check_of_a_collection_made_with_the_default_model(tmp_path: Path) -
         col.add(ids=["a", "b"], documents=["I love Python programming", "I enjoy cooking pasta"])
         assert client.check().ok
     assert _cli("--db", tmp_path / "db").exit_code == 0
+
+
+def test_a_bm25_table_out_of_step_is_found_and_rebuilt(db_path: Path) -> None:
+    cid = _fill(db_path)
+    table = "lexical_" + cid.replace("-", "")
+    with contextlib.closing(sqlite3.connect(db_path / "vectorhouse.sqlite3")) as conn, conn:
+        conn.execute(
+            f"INSERT INTO {table} ({table}, rowid, document)"
+            " SELECT 'delete', rowid, document FROM records WHERE id = 'r7'"
+        )
+
+    def lexical_top(client: vectorhouse.Client) -> list[str]:
+        col = client.get_collection("docs")
+        ids: list[str] = col.query(query_texts=["7"], mode="lexical", n_results=1)["ids"][0]
+        return ids
+
+    with vectorhouse.PersistentClient(path=db_path) as client:
+        assert lexical_top(client) != ["r7"]  # the damage: BM25 no longer sees r7
+        (finding,) = [f for f in client.check().findings if f.check == "lexical"]
+        assert finding.problem
+        assert finding.detail == "BM25 table holds 299 documents, the records 300"
+    result = _cli("--db", db_path, "--repair")
+    assert result.exit_code == EXIT_REPAIRED, result.output
+    assert "fixed  lexical    docs: BM25 table holds 299 documents, the records 300; rebuilt" in (
+        result.output
+    )
+    with vectorhouse.PersistentClient(path=db_path) as client:
+        assert lexical_top(client) == ["r7"]
+        assert client.check().ok

@@ -146,8 +146,9 @@ def test_filters_apply_to_lexical_and_hybrid_search_as_to_dense(
 
 
 def test_updates_and_deletes_are_reflected_in_lexical_results_at_once(
-    client: vectorhouse.Client, fake_ef: FakeEmbeddingFunction
+    embedded_client: vectorhouse.Client, fake_ef: FakeEmbeddingFunction
 ) -> None:
+    client = embedded_client
     col = client.create_collection("changing", embedding_function=fake_ef)
     col.add(ids=["a", "b", "c"], documents=["alpha quartz", "beta quartz", "gamma"])
 

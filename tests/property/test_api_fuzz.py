@@ -171,9 +171,17 @@ VALID: dict[str, list[Any]] = {
     "delete_without_documents": [True, False],
     "id": ["00000000-0000-0000-0000-000000000000", "not-a-uuid"],
     "get_or_create": [True, False],
+    "repair": [True, False],
+    "mode": ["dense", "lexical", "hybrid"],
+    "fusion": ["rrf", "weighted"],
+    "searches": [
+        vectorhouse.Search().rank(vectorhouse.Knn(query="hello", key="document")).limit(3),
+        [vectorhouse.Search().where(vectorhouse.K("k") == 1)],
+    ],
 }
 
 CLIENT_METHODS = {
+    "check",
     "count_collections",
     "create_collection",
     "delete_collection",
@@ -196,6 +204,7 @@ COLLECTION_METHODS = {
     "peek",
     "query",
     "reembed",
+    "search",
     "update",
     "upsert",
 }

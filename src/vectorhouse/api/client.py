@@ -149,7 +149,7 @@ class Client:
         >>> Client().check().ok
         True
         """
-        return run_check(self._engine, repair=repair)
+        return run_check(self._engine, repair=v.normalize_bool(repair, "repair", "check"))
 
     # -- collections ----------------------------------------------------------------
 
@@ -173,8 +173,7 @@ class Client:
         'docs'
         """
         v.validate_collection_name(name)
-        if not isinstance(get_or_create, bool):
-            raise InvalidArgumentError(f"get_or_create must be a bool, got {shown(get_or_create)}")
+        get_or_create = v.normalize_bool(get_or_create, "get_or_create", "create_collection")
         chroma_rules.check_collection_metadata(metadata, "create_collection")
         if metadata is not None:
             metadata = v.normalize_metadata(metadata, "metadata", allow_none_values=False)

@@ -476,6 +476,9 @@ class Collection:
         if embedding_function is None:
             raise InvalidArgumentError("reembed needs an embedding function")
         size = v.normalize_positive_int(batch_size, "batch_size", "reembed")
+        delete_without_documents = v.normalize_bool(
+            delete_without_documents, "delete_without_documents", "reembed"
+        )
         count, sample = self._engine.models.records_without_documents(self._row.id)
         if count and not delete_without_documents:
             raise InvalidArgumentError(

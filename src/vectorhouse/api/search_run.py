@@ -27,7 +27,7 @@ import numpy.typing as npt
 from vectorhouse.api import validation as v
 from vectorhouse.engine import hybrid, lexical
 from vectorhouse.engine.hybrid import Fusion, Ranked
-from vectorhouse.errors import InvalidArgumentError, InvalidFilterError
+from vectorhouse.errors import InvalidArgumentError, InvalidFilterError, NotSupportedError
 from vectorhouse.filters.parse import And, Or, parse_where, parse_where_document
 from vectorhouse.types import QueryResult
 
@@ -140,10 +140,10 @@ def text_query(
             f"query mode={mode!r} needs query_texts: BM25 ranks the documents by their words"
         )
     texts = v.normalize_texts(query_texts, "query")
-    n = v.normalize_positive_int(n_results, "n_results", "query")
+    n = v.normalize_n_results(n_results)
     inc = v.normalize_include(include, QUERY_INCLUDE_FIELDS, "query")
-    id_list = None if ids is None else v.normalize_ids(ids, "query")
-    engine = col._engine
+    id_list = None if ids is None else v.normalize_query_ids(ids)
+    engine = _lexical_engine(col, f"query mode={mode!r}")
     cid = str(col.id)
     if mode == "lexical":
         if query_embeddings is not None:
@@ -161,6 +161,17 @@ def text_query(
             vectors = col._embed(texts, "query", query=True)
         ranked = hybrid.hybrid_ranked(engine, cid, vectors, texts, n, node, id_list, fuse)
     return _query_result(hybrid.fetch_ranked(engine, cid, ranked, inc), inc)
+
+
+def _lexical_engine(col: Collection, what: str) -> Any:
+    """The collection's engine, if it keeps a lexical index (the embedded one does)."""
+    engine = col._engine
+    if not getattr(engine, "supports_lexical", False):
+        raise NotSupportedError(
+            f"{what} needs the embedded engine's BM25 index; this backend offers dense"
+            " search only (query with the default mode='dense')"
+        )
+    return engine
 
 
 # -- where ----------------------------------------------------------------------------
@@ -226,6 +237,7 @@ def _node(where: Any, path: str) -> Node:
 
 def run_searches(col: Collection, searches: Any) -> dict[str, Any]:
     """Run one Search (or a list) and return the column-major result fields."""
+    _lexical_engine(col, "search()")
     items = searches if isinstance(searches, (list, tuple)) else [searches]
     out: dict[str, list[Any]] = {
         "ids": [],

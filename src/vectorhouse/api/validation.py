@@ -406,6 +406,21 @@ def normalize_include(include: Any, allowed: frozenset[str], op: str) -> list[st
     return out
 
 
+def normalize_bool(value: Any, name: str, op: str) -> bool:
+    """A flag given as a real ``bool`` (not a truthy number, string or array).
+
+    >>> normalize_bool(True, "repair", "check")
+    True
+    >>> normalize_bool("yes", "repair", "check")
+    Traceback (most recent call last):
+    ...
+    vectorhouse.errors.InvalidArgumentError: repair must be a bool in check, got 'yes'
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidArgumentError(f"{name} must be a bool in {op}, got {shown(value)}")
+    return bool(value)
+
+
 def normalize_positive_int(
     value: Any, name: str, op: str, *, minimum: int = 1, maximum: int = INT64_MAX
 ) -> int:
@@ -444,6 +459,10 @@ negative, or zero. in query. (n_results must be >= 1)
         raise InvalidNResultsError(
             f"Number of requested results {value}, cannot be negative, or zero. in query."
             " (n_results must be >= 1)"
+        )
+    if value > INT64_MAX:
+        raise InvalidNResultsError(
+            f"n_results must be at most {INT64_MAX} in query, got {shown(value)}"
         )
     return int(value)
 

@@ -1,18 +1,21 @@
 """``Client.check()`` and ``vectorhouse check``: is the database whole, and do the
 derived structures agree with it?
 
-Three kinds of check, each a list of :class:`CheckFinding`:
+Four kinds of check, each a list of :class:`CheckFinding`:
 
 - ``sqlite``: ``PRAGMA integrity_check`` and ``PRAGMA foreign_key_check``. SQLite is
   the truth, so nothing here can repair it: a finding says to restore a backup.
 - ``index``: per collection, the newest saved index file (identity, checksum, structure,
   then every label and vector it holds against the records), and the graph this client
   has in memory, if any (every record present, nothing else, every vector equal).
+- ``lexical``: per collection, its BM25 table (engine/lexical.py) holds one entry per
+  record with a document (a collection made before lexical search has none until its
+  first lexical or hybrid query: that is not a problem).
 - ``full_text``: each entry of :data:`FULL_TEXT_CHECKS` (the trigram table behind
   ``$contains`` today; other full-text tables add an entry).
 
 With ``repair=True`` the index of each collection with a problem is rebuilt from the
-records and saved, and each full-text table that disagrees is rebuilt.
+records and saved, and each full-text or BM25 table that disagrees is rebuilt.
 
     >>> from vectorhouse.storage.connection import open_connection
     >>> from vectorhouse.storage.store import Store
@@ -30,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vectorhouse.engine import lexical
 from vectorhouse.engine.consistency import vectors_differ
 from vectorhouse.engine.index_files import Expected
 from vectorhouse.errors import StorageError
@@ -51,7 +55,7 @@ class CheckFinding:
     """
 
     check: str
-    """``sqlite``, ``index`` or ``full_text``."""
+    """``sqlite``, ``index``, ``lexical`` or ``full_text``."""
     subject: str
     """What was checked: ``database``, a collection's name, a table's name."""
     ok: bool
@@ -128,6 +132,7 @@ def run_check(engine: Engine, *, repair: bool = False) -> CheckReport:
                 row = engine.store.collection_by_name(name)
                 if row is not None:
                     findings.extend(_index(engine, row, repair))
+                    findings.append(_lexical(engine, row, repair))
         for check in FULL_TEXT_CHECKS:
             findings.append(_full_text(engine, check, repair))
     return CheckReport(tuple(findings))
@@ -264,6 +269,25 @@ def _rebuild(engine: Engine, row: CollectionRow, params: IndexParams) -> None:
     if engine.files is not None:
         engine.files.remove_all(row.id)
         engine._save(row.id)
+
+
+def _lexical(engine: Engine, row: CollectionRow, repair: bool) -> CheckFinding:
+    from vectorhouse.engine.engine import lexical_config
+
+    conn = engine.store.conn
+    if not lexical.exists(conn, row.id):
+        return CheckFinding(
+            "lexical", row.name, True, "no BM25 table yet (the first lexical query builds it)"
+        )
+    indexed, expected = lexical.indexed_count(conn, row.id), lexical.document_count(conn, row.id)
+    if indexed == expected:
+        return CheckFinding("lexical", row.name, True, f"BM25 table holds all {expected} documents")
+    problem = f"BM25 table holds {indexed} documents, the records {expected}"
+    if not repair:
+        return CheckFinding("lexical", row.name, False, problem)
+    with engine.store.tx.atomic():
+        lexical.rebuild(conn, row.id, lexical_config(row.configuration))
+    return CheckFinding("lexical", row.name, False, f"{problem}; rebuilt", repaired=True)
 
 
 def _full_text(engine: Engine, check: FullTextCheck, repair: bool) -> CheckFinding:

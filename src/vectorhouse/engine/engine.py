@@ -102,6 +102,8 @@ def lexical_config(configuration: Mapping[str, Any]) -> dict[str, Any]:
 class Engine:
     """Collections and records over one store and (optionally persistent) indexes."""
 
+    supports_lexical = True  # keeps a BM25 table per collection (engine/lexical.py)
+
     def __init__(
         self, store: Store, index_dir: Path | None, settings: Settings | None = None
     ) -> None:

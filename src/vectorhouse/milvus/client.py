@@ -65,7 +65,12 @@ class MilvusClient(Client):
         self.uri = _normalize_uri(str(uri))
         self._key = f"milvus:{self.uri}:{db_name}:{uuid.uuid4()}"
         self._engine: Any = MilvusEngine(
-            self.uri, token=token, db_name=db_name, index_type=index_type, timeout=timeout
+            self.uri,
+            token=token,
+            db_name=db_name,
+            index_type=index_type,
+            timeout=timeout,
+            strict_add_ids=self.settings.strict_add_ids,
         )
 
     def __repr__(self) -> str:

@@ -115,6 +115,8 @@ class _Models:
 class MilvusEngine:
     """The engine interface over one pymilvus ``MilvusClient`` connection."""
 
+    supports_lexical = False  # dense search only: query(mode=...) and search() refuse
+
     def __init__(
         self,
         uri: str,
@@ -123,6 +125,7 @@ class MilvusEngine:
         db_name: str = "",
         index_type: str = "HNSW",
         timeout: float | None = None,
+        strict_add_ids: bool = False,
     ) -> None:
         try:
             import pymilvus
@@ -132,6 +135,7 @@ class MilvusEngine:
             ) from exc
         self._pymilvus = pymilvus
         self.index_type = index_type.upper()
+        self.strict_add_ids = strict_add_ids
         self.lock = threading.RLock()
         self.closed = False
         self.models = _Models(self)
@@ -522,19 +526,35 @@ class MilvusEngine:
         metadatas: Sequence[Mapping[str, Any] | None],
         doc_hashes: Sequence[int | None] | None = None,
     ) -> None:
-        """Insert new records; raises ``IDAlreadyExistsError`` (writing nothing) if any exists."""
+        """Insert new records; ids that exist are skipped, as by the embedded engine
+        (with ``strict_add_ids``, any existing id raises ``IDAlreadyExistsError`` and
+        nothing is written)."""
         with self.lock:
             row, mname = self._ready(cid)
             self._dimension(row, mname, int(embeddings.shape[1]))
             row, mname = self._ready(cid)
-            existing = [r["id"] for r in self._select(mname, ids, None, ["id"])]
-            if existing:
-                shown = ", ".join(repr(i) for i in existing[:5])
+            existing = {r["id"] for r in self._select(mname, ids, None, ["id"])}
+            if existing and self.strict_add_ids:
+                listed = ", ".join(repr(i) for i in sorted(existing)[:5])
                 more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
                 raise IDAlreadyExistsError(
-                    f"ids already exist in collection {row.name!r}: {shown}{more};"
+                    f"ids already exist in collection {row.name!r}: {listed}{more};"
                     " use upsert() to overwrite them"
                 )
+            if existing:
+                keep = [i for i, rid in enumerate(ids) if rid not in existing]
+                log.warning(
+                    "add: %d id(s) already exist in collection %r and were skipped"
+                    " (existing records are kept; upsert() overwrites them)",
+                    len(ids) - len(keep),
+                    row.name,
+                )
+                if not keep:
+                    return
+                ids = [ids[i] for i in keep]
+                embeddings = embeddings[keep]
+                documents = [documents[i] for i in keep]
+                metadatas = [metadatas[i] for i in keep]
             start = self._next_seq(len(ids))
             seqs = range(start, start + len(ids))
             self._write(
@@ -602,11 +622,14 @@ class MilvusEngine:
                 matrix = np.stack(vecs)
                 self._write(mname, self._entities(out_ids, seqs, matrix, docs, metas), upsert=True)
 
-    def delete(self, cid: str, ids: Sequence[str] | None, node: Node | None) -> int:
-        """Delete the records selected by ids and/or a filter; returns how many."""
+    def delete(
+        self, cid: str, ids: Sequence[str] | None, node: Node | None, *, limit: int | None = None
+    ) -> int:
+        """Delete the records selected by ids and/or a filter (at most ``limit``, the
+        first in insertion order); returns how many."""
         with self.lock:
             _, mname = self._ready(cid)
-            found = [r["id"] for r in self._select(mname, ids, node, ["id"])]
+            found = self._ordered_ids(mname, ids, node)[:limit]
             for batch in id_batches(found):
                 self._call(partial(self._client.delete, mname, filter=ids_expr(batch)))
             return len(found)
@@ -646,14 +669,14 @@ class MilvusEngine:
         """Records selected by ids and/or a filter, in insertion order (or ``ids`` order)."""
         with self.lock:
             row, mname = self._ready(cid)
-            matches = self._select(mname, ids, node, ["id", "seq"])
-            if ids is not None:
-                found = {r["id"] for r in matches}
-                ordered = [i for i in dict.fromkeys(ids) if i in found]
-            else:
-                ordered = [r["id"] for r in sorted(matches, key=lambda r: (r["seq"], r["id"]))]
+            ordered = self._ordered_ids(mname, ids, node)
             end = None if limit is None else offset + limit
             return self._fetch(mname, row.dimension, ordered[offset:end], include)
+
+    def _ordered_ids(self, mname: str, ids: Sequence[str] | None, node: Node | None) -> list[str]:
+        """The selected ids in insertion order (as ``get`` returns them, also for ``ids``)."""
+        matches = self._select(mname, ids, node, ["id", "seq"])
+        return [r["id"] for r in sorted(matches, key=lambda r: (r["seq"], r["id"]))]
 
     def query(
         self,
