@@ -48,13 +48,16 @@ def test_a_sound_database_checks_clean_with_exit_status_0(db_path: Path) -> None
     assert result.output.splitlines() == [
         "ok     sqlite     database: integrity_check ok",
         "ok     index      docs: index file agrees (300 vectors)",
+        "ok     lexical    docs: BM25 table holds all 300 documents",
         "ok     index      other: index file agrees (300 vectors)",
+        "ok     lexical    other: BM25 table holds all 300 documents",
         "ok     index      empty: no vectors yet",
+        "ok     lexical    empty: BM25 table holds all 0 documents",
         "ok     full_text  documents_fts: agrees with the records",
         "No problems found.",
     ]
     data = json.loads(_cli("--db", db_path, "--json").output)
-    assert data["ok"] and not data["found_problems"] and len(data["findings"]) == 5
+    assert data["ok"] and not data["found_problems"] and len(data["findings"]) == 8
 
 
 def test_a_foreign_graph_file_is_found_left_alone_then_repaired(
