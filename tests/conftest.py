@@ -124,8 +124,17 @@ def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def milvus_client(milvus_uri: str) -> Iterator[vectorhouse.Client]:
     """A client of the Milvus backend with an exact (FLAT) index; empty at the start."""
     settings = vectorhouse.Settings(allow_reset=True)
-    c = vectorhouse.MilvusClient(uri=milvus_uri, index_type="FLAT", settings=settings)
-    c.reset()
+    try:
+        c = vectorhouse.MilvusClient(uri=milvus_uri, index_type="FLAT", settings=settings)
+        c.reset()
+    except vectorhouse.ServerUnavailableError:
+        # The shared milvus-lite server can drop its gRPC channel after a Ray run in the
+        # same process ("Too many pings"); start it afresh once for the next tests.
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(milvus_uri)
+        c = vectorhouse.MilvusClient(uri=milvus_uri, index_type="FLAT", settings=settings)
+        c.reset()
     yield c
     c.close()
     with vectorhouse.MilvusClient(uri=milvus_uri, settings=settings) as cleaner:
