@@ -36,6 +36,7 @@ from vectorhouse.config import Settings
 from vectorhouse.engine import lexical
 from vectorhouse.engine.background import IndexWorker, merge
 from vectorhouse.engine.consistency import graph_problem
+from vectorhouse.engine.existing_ids import ids_to_add
 from vectorhouse.engine.index_files import ADD_THREADS, Expected, IndexFiles
 from vectorhouse.engine.models import ModelRecords
 from vectorhouse.engine.selection import Selection, SelectionCache
@@ -45,7 +46,6 @@ from vectorhouse.errors import (
     CollectionExistsError,
     CollectionNotFoundError,
     DimensionMismatchError,
-    IDAlreadyExistsError,
 )
 from vectorhouse.index.base import IndexParams, Labels, SearchResult
 from vectorhouse.index.flat import ExactBlock, FlatIndex
@@ -289,21 +289,10 @@ class Engine:
             with self.store.tx.atomic():
                 row, seq = self._begin_write(cid, embeddings.shape[1])
                 existing = self.store.rowids_for(cid, ids)
-                if existing and self.settings.strict_add_ids:
-                    shown = ", ".join(repr(i) for i in list(existing)[:5])
-                    more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
-                    raise IDAlreadyExistsError(
-                        f"ids already exist in collection {row.name!r}: {shown}{more};"
-                        " use upsert() to overwrite them"
-                    )
-                if existing:
-                    keep = [i for i, rid in enumerate(ids) if rid not in existing]
-                    log.warning(
-                        "add: %d id(s) already exist in collection %r and were skipped"
-                        " (existing records are kept; upsert() overwrites them)",
-                        len(ids) - len(keep),
-                        row.name,
-                    )
+                keep = ids_to_add(
+                    ids, existing, strict=self.settings.strict_add_ids, collection=row.name
+                )
+                if len(keep) < len(ids):
                     ids = [ids[i] for i in keep]
                     embeddings = embeddings[keep]
                     documents = [documents[i] for i in keep]

@@ -37,12 +37,12 @@ import numpy as np
 import numpy.typing as npt
 
 from vectorhouse.engine.engine import QueryRows
+from vectorhouse.engine.existing_ids import ids_to_add
 from vectorhouse.errors import (
     ClientClosedError,
     CollectionExistsError,
     CollectionNotFoundError,
     DimensionMismatchError,
-    IDAlreadyExistsError,
     InvalidCollectionNameError,
     NotSupportedError,
     ServerUnavailableError,
@@ -534,23 +534,10 @@ class MilvusEngine:
             self._dimension(row, mname, int(embeddings.shape[1]))
             row, mname = self._ready(cid)
             existing = {r["id"] for r in self._select(mname, ids, None, ["id"])}
-            if existing and self.strict_add_ids:
-                listed = ", ".join(repr(i) for i in sorted(existing)[:5])
-                more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
-                raise IDAlreadyExistsError(
-                    f"ids already exist in collection {row.name!r}: {listed}{more};"
-                    " use upsert() to overwrite them"
-                )
-            if existing:
-                keep = [i for i, rid in enumerate(ids) if rid not in existing]
-                log.warning(
-                    "add: %d id(s) already exist in collection %r and were skipped"
-                    " (existing records are kept; upsert() overwrites them)",
-                    len(ids) - len(keep),
-                    row.name,
-                )
-                if not keep:
-                    return
+            keep = ids_to_add(ids, existing, strict=self.strict_add_ids, collection=row.name)
+            if not keep:
+                return
+            if len(keep) < len(ids):
                 ids = [ids[i] for i in keep]
                 embeddings = embeddings[keep]
                 documents = [documents[i] for i in keep]
