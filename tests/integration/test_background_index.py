@@ -128,6 +128,7 @@ def test_a_compaction_rebuild_runs_in_the_background_while_the_old_graph_serves(
     with vectorhouse.PersistentClient(path=db_path, settings=settings) as client:
         col = client.create_collection("docs", embedding_function=None)
         col.add(ids=_ids(0, 3_000), embeddings=vectors)
+        assert client._engine.wait_for_index()  # the batch is in the graph
         client._engine._worker.stop()  # no rebuild yet: look at the old graph serving
         col.delete(ids=_ids(0, 1_500))
         for i in range(1_500):

@@ -36,7 +36,7 @@ def _fill(path: Path, vectors: np.ndarray, name: str = "docs") -> str:
 
 
 def _files(path: Path, cid: str) -> tuple[Path, Path]:
-    (graph,) = (path / "index").glob(f"{cid}.*.hnsw")
+    (graph,) = (path / "index").glob(f"{cid}.*.usearch")
     return graph, graph.with_suffix(".json")
 
 
@@ -294,7 +294,7 @@ def test_a_read_only_index_folder_serves_and_warns_once_saying_why(
         assert "No such file" not in message
         caplog.clear()
         # Damaged and read-only: rebuilt in memory, said once; the save warning once.
-        graph = next((db_path / "index").glob("*.hnsw"))
+        graph = next((db_path / "index").glob("*.usearch"))
         with _writable_file(graph):
             graph.write_bytes(b"garbage" * 100)
         with (

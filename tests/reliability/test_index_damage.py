@@ -94,7 +94,7 @@ def collection_id(path: Path, name: str = "docs") -> str:
 
 def index_files(path: Path, cid: str) -> tuple[Path, Path]:
     """The graph and manifest of a collection's one saved generation."""
-    (graph,) = sorted((path / "index").glob(f"{cid}.*.hnsw"))
+    (graph,) = sorted((path / "index").glob(f"{cid}.*.usearch"))
     return graph, graph.with_suffix(".json")
 
 
