@@ -232,6 +232,22 @@ def test_an_index_written_by_the_first_release_is_rebuilt_once_in_the_new_format
         assert meta["database_id"] == client._engine.store.database_id()
 
 
+def test_an_hnswlib_index_of_the_previous_release_is_rebuilt_once_as_a_graph_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Made by the release before index v2 (index format 2, an hnswlib .hnsw graph):
+    # 80 l2 vectors of dimension 16.
+    path = tmp_path / "db"
+    shutil.copytree(FIXTURES / "release_1_db", path)
+    vectors = np.load(FIXTURES / "release_1_vectors.npy")
+    _reopen_expecting_one_rebuild(path, vectors, list(range(80)), caplog, says="index format 2")
+    assert not list((path / "index").glob("*.hnsw"))  # the old graph file is gone
+    (graph,) = (path / "index").glob("*.usearch")
+    (manifest,) = (path / "index").glob("*.json")
+    assert json.loads(manifest.read_text())["format"] == FORMAT == 3
+    assert graph.stat().st_size > 0
+
+
 def test_every_database_gets_its_own_lasting_id(tmp_path: Path) -> None:
     ids = []
     for name in ("a", "b", "a"):

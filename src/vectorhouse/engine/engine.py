@@ -650,7 +650,9 @@ class Engine:
             if row_before.dimension is not None:
                 # Not loaded in this process yet: load (or rebuild) it, which also
                 # catches up with this write.
-                self._synced_state(self.collection_by_id(cid))
+                loaded = self._synced_state(self.collection_by_id(cid))
+                if loaded is not None and labels is not None and len(labels):
+                    loaded.wrote = True
                 self._save_if_due(cid)
                 return
             if vectors is None:

@@ -140,7 +140,7 @@ class IndexFiles:
             except (OSError, ValueError) as exc:
                 reason = str(exc)
             problem = problem or f"index file {graph.name}: {reason}"
-            self._unlink(manifest, graph)
+            self._unlink(manifest, graph, *(graph.with_suffix(s) for s in _OLD_SUFFIXES))
         return Loaded(None, problem=problem)
 
     def inspect(self, expected: Expected) -> Loaded | None:
