@@ -674,6 +674,8 @@ class Engine:
                 state.add_to_tail(
                     labels, vectors, self.settings.exact_copy_max_vectors, state.synced
                 )
+                room = self.settings.index_tail_max_bytes // (4 * max(1, vectors.shape[1]))
+                state.drain(keep=room)  # only when the tail holds more than fits
                 self._worker.wake()
             else:
                 state.add(labels, vectors, self.settings.exact_copy_max_vectors)

@@ -67,16 +67,19 @@ class IndexState:
             self.tail.remove(labels)
         self._mirror(labels, vectors, mirror_max)
 
-    def drain(self) -> None:
-        """Insert the whole tail into the graph at once and advance the watermark."""
-        if self.tail is None:
+    def drain(self, keep: int = 0) -> None:
+        """Insert the tail into the graph but for ``keep`` vectors (0: all of it, and
+        then advance the watermark)."""
+        if self.tail is None or len(self.tail) <= keep:
             return
-        labels = self.tail.labels()
+        labels = self.tail.labels()[: len(self.tail) - keep]
         self.index = self.index.own()
         self.index.add(labels, self.tail.get_vectors(labels))
+        self.tail.remove(labels)
         self.unsaved += len(labels)
-        self.tail = None
-        self.watermark = self.through
+        if len(self.tail) == 0:
+            self.tail = None
+            self.watermark = self.through
 
     def add_to_tail(
         self, labels: Labels, vectors: npt.NDArray[np.float32], mirror_max: int, through: int
