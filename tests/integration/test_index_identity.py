@@ -169,7 +169,7 @@ def test_vectors_altered_inside_the_graph_are_not_used(
     engine._indexes.clear()
     engine.store.close()
     _reopen_expecting_one_rebuild(
-        db_path, vectors, list(range(300)), caplog, says="7 of 300 sampled vectors differ"
+        db_path, vectors, list(range(300)), caplog, says="sampled vectors differ"
     )
 
 
@@ -310,7 +310,7 @@ def test_a_read_only_index_folder_serves_and_warns_once_saying_why(
         assert "No such file" not in message
         caplog.clear()
         # Damaged and read-only: rebuilt in memory, said once; the save warning once.
-        graph = next((db_path / "index").glob("*.usearch"))
+        graph = sorted((db_path / "index").glob("*.usearch"))[0]
         with _writable_file(graph):
             graph.write_bytes(b"garbage" * 100)
         with (

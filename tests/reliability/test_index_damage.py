@@ -272,7 +272,9 @@ def read_only(folder: Path) -> Iterator[None]:
             pytest.skip(f"cannot remount read-only: {ro.stderr!r}")
         yield
     finally:
-        subprocess.run(["umount", str(folder)], check=False)
+        done = subprocess.run(["umount", str(folder)], check=False, capture_output=True)
+        if done.returncode != 0:  # still busy: detach it, so no read-only folder is left
+            subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 @pytest.mark.parametrize("index_file", ["valid", "damaged"])

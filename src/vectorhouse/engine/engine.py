@@ -149,6 +149,8 @@ class Engine:
                 self.flush()
             finally:
                 self.closed = True
+                for state in self._indexes.values():
+                    state.index.close()
                 self._indexes.clear()
                 self.store.close()
 
@@ -559,9 +561,10 @@ class Engine:
         """The ``k`` nearest of the graph's candidates by their float32 vectors in storage
         (the graph's own are float16): exact distances, computed as exact search does.
         A candidate whose record is gone is dropped (the row may come back short)."""
-        wanted = np.unique(np.concatenate([*found.labels, np.empty(0, np.int64)]))
+        wanted = np.sort(np.concatenate([*found.labels, np.empty(0, np.int64)]))
         if len(wanted) == 0:
             return found
+        wanted = wanted[np.concatenate(([True], wanted[1:] != wanted[:-1]))]
         rows = self.store.read(
             row.id,
             dimension=row.dimension,
@@ -749,21 +752,27 @@ class Engine:
         )
 
     def _load_or_new(self, row: CollectionRow, params: IndexParams) -> IndexState:
-        small = self._small(row.id)
+        count: int | None = None
         if self.files is not None:
             loaded = self.files.load(Expected(self.files.database_id, row.id, params, row.last_seq))
             if loaded.index is not None:
-                # The exact copy of a small collection is made when first needed.
+                # The exact copy of a small collection is made when first needed; the
+                # graph's size stands for the collection's (it is checked against
+                # storage right after catching up).
+                small = len(loaded.index) <= self.settings.exact_copy_max_vectors
                 return IndexState(
                     loaded.index, watermark=loaded.watermark, small=small, from_file=True
                 )
-            if self.store.count(row.id) > 0:
+            count = self.store.count(row.id)
+            if count > 0:
                 log.warning(
                     "no usable index file for collection %r (%s); rebuilding it from storage",
                     row.name,
                     loaded.problem or "there is none",
                 )
-        return self._new_state(params, 0, with_copy=small)
+        if count is None:
+            count = self.store.count(row.id)
+        return self._new_state(params, 0, with_copy=count <= self.settings.exact_copy_max_vectors)
 
     def _catch_up(self, row: CollectionRow, state: IndexState) -> None:
         """Bring ``state`` up to ``row.last_seq``: a few vectors go into the graph at

@@ -70,13 +70,14 @@ class IndexState:
     def drain(self, keep: int = 0) -> None:
         """Insert the tail into the graph but for ``keep`` vectors (0: all of it, and
         then advance the watermark)."""
-        if self.tail is None or len(self.tail) <= keep:
+        if self.tail is None or (keep > 0 and len(self.tail) <= keep):
             return
-        labels = self.tail.labels()[: len(self.tail) - keep]
-        self.index = self.index.own()
-        self.index.add(labels, self.tail.get_vectors(labels))
-        self.tail.remove(labels)
-        self.unsaved += len(labels)
+        labels = self.tail.labels()[: max(0, len(self.tail) - keep)]
+        if len(labels):
+            self.index = self.index.own()
+            self.index.add(labels, self.tail.get_vectors(labels))
+            self.tail.remove(labels)
+            self.unsaved += len(labels)
         if len(self.tail) == 0:
             self.tail = None
             self.watermark = self.through
