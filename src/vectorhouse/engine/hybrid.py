@@ -32,10 +32,10 @@ import numpy as np
 import numpy.typing as npt
 
 from vectorhouse.engine import lexical
-from vectorhouse.storage.store import RecordRows
 
 if TYPE_CHECKING:
     from vectorhouse.engine.engine import Engine, QueryRows
+    from vectorhouse.storage.store import CollectionRow
 
 Node = Any  # a parsed filter
 Ranked = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]
@@ -125,6 +125,26 @@ def lexical_ranked(
             return [lexical.search(engine.store.conn, cid, t, k, node, ids) for t in texts]
 
 
+def lexical_query(
+    engine: Engine,
+    cid: str,
+    texts: Sequence[str],
+    n_results: int,
+    node: Node | None,
+    ids: Sequence[str] | None,
+    include: Sequence[str],
+) -> list[QueryRows]:
+    """Each text's ``n_results`` best BM25 matches with their records, ranked and read
+    from one snapshot: :func:`lexical_ranked` then :func:`fetch_ranked`."""
+    ensure_lexical(engine, cid)
+    with engine.lock:
+        engine._check_open()
+        with engine.store.tx.snapshot():
+            conn = engine.store.conn
+            ranked = [lexical.search(conn, cid, t, n_results, node, ids) for t in texts]
+            return fetch_ranked(engine, cid, ranked, include)
+
+
 def dense_ranked(
     engine: Engine,
     cid: str,
@@ -135,21 +155,25 @@ def dense_ranked(
 ) -> list[Ranked]:
     """Each query vector's ``k`` nearest records (distances as scores): the planner of
     ``Engine.query`` without reading the records."""
-    from vectorhouse.errors import DimensionMismatchError
-
     with engine.lock:
         engine._check_open()
         with engine.store.tx.snapshot():
-            row = engine.collection_by_id(cid)
-            if row.dimension is not None and queries.shape[1] != row.dimension:
-                raise DimensionMismatchError(
-                    f"collection {row.name!r} holds {row.dimension}-dimensional"
-                    f" embeddings; got {queries.shape[1]}-dimensional query embeddings"
-                )
-            state = engine._synced_state(row)
-            if state is None:
-                return [(np.zeros(0, np.int64), np.zeros(0, np.float64)) for _ in queries]
-            result = engine._search(row, state, queries, k, node, ids)
+            return _dense(engine, engine._query_row(cid, queries), queries, k, node, ids)
+
+
+def _dense(
+    engine: Engine,
+    row: CollectionRow,
+    queries: npt.NDArray[np.float32],
+    k: int,
+    node: Node | None,
+    ids: Sequence[str] | None,
+) -> list[Ranked]:
+    """:func:`dense_ranked` inside the caller's lock and snapshot."""
+    state = engine._synced_state(row)
+    if state is None:
+        return [(np.zeros(0, np.int64), np.zeros(0, np.float64)) for _ in queries]
+    result = engine._search(row, state, queries, k, node, ids)
     return [
         (np.asarray(labels, dtype=np.int64), np.asarray(dists, dtype=np.float64))
         for labels, dists in zip(result.labels, result.distances, strict=True)
@@ -214,14 +238,54 @@ def hybrid_ranked(
     fusion: Fusion,
 ) -> list[Ranked]:
     """Dense and lexical candidates for each query, fused; the best ``n_results``."""
-    depth = max(n_results, fusion.candidates)
     ensure_lexical(engine, cid)
-    with engine.lock, engine.store.tx.snapshot():  # both lists from one snapshot
-        dense = dense_ranked(engine, cid, queries, depth, node, ids)
-        lex = lexical_ranked(engine, cid, texts, depth, node, ids)
+    with engine.lock:
+        engine._check_open()
+        with engine.store.tx.snapshot():  # both lists from one snapshot
+            row = engine._query_row(cid, queries)
+            return _hybrid(engine, row, queries, texts, n_results, node, ids, fusion)
+
+
+def hybrid_query(
+    engine: Engine,
+    cid: str,
+    queries: npt.NDArray[np.float32],
+    texts: Sequence[str],
+    n_results: int,
+    node: Node | None,
+    ids: Sequence[str] | None,
+    fusion: Fusion,
+    include: Sequence[str],
+) -> list[QueryRows]:
+    """The fused ``n_results`` best of each query with their records, ranked and read
+    from one snapshot: :func:`hybrid_ranked` then :func:`fetch_ranked`."""
+    ensure_lexical(engine, cid)
+    with engine.lock:
+        engine._check_open()
+        with engine.store.tx.snapshot():
+            row = engine._query_row(cid, queries)
+            ranked = _hybrid(engine, row, queries, texts, n_results, node, ids, fusion)
+            return engine.fetch_ranked(row.id, row.dimension, ranked, include)
+
+
+def _hybrid(
+    engine: Engine,
+    row: CollectionRow,
+    queries: npt.NDArray[np.float32],
+    texts: Sequence[str],
+    n_results: int,
+    node: Node | None,
+    ids: Sequence[str] | None,
+    fusion: Fusion,
+) -> list[Ranked]:
+    """:func:`hybrid_ranked` inside the caller's lock and snapshot."""
+    depth = max(n_results, fusion.candidates)
+    dense = _dense(engine, row, queries, depth, node, ids)
+    conn = engine.store.conn
+    lex = [lexical.search(conn, row.id, t, depth, node, ids) for t in texts]
     out: list[Ranked] = []
+    w = fusion.weight
     for d, lx in zip(dense, lex, strict=True):
-        w = fusion.weight
         if fusion.method == "weighted":
             labels, scores = fuse_weighted(d, lx, w)
         else:
@@ -235,39 +299,9 @@ def fetch_ranked(
 ) -> list[QueryRows]:
     """The records of ranked rowid lists, in their order, with their scores as
     distances (records deleted meanwhile are left out)."""
-    from vectorhouse.engine.engine import QueryRows
-
-    wanted = sorted({int(x) for labels, _ in ranked for x in labels})
     with engine.lock:
         engine._check_open()
         with engine.store.tx.snapshot():
             # The configuration is read (and decoded) only when vectors are wanted.
             dimension = engine.collection_by_id(cid).dimension if "embeddings" in include else 0
-            fetched = engine.store.read(
-                cid,
-                dimension=dimension,
-                rowids=wanted,
-                documents="documents" in include,
-                metadatas="metadatas" in include,
-                embeddings="embeddings" in include,
-            )
-    position = {r: i for i, r in enumerate(fetched.rowids)}
-    out = []
-    for labels, scores in ranked:
-        keep = [
-            (position[int(x)], float(s))
-            for x, s in zip(labels, scores, strict=True)
-            if int(x) in position
-        ]
-        out.append(QueryRows(_take(fetched, [p for p, _ in keep]), [s for _, s in keep]))
-    return out
-
-
-def _take(rows: RecordRows, positions: Sequence[int]) -> RecordRows:
-    return RecordRows(
-        rowids=[rows.rowids[p] for p in positions],
-        ids=[rows.ids[p] for p in positions],
-        documents=None if rows.documents is None else [rows.documents[p] for p in positions],
-        metadatas=None if rows.metadatas is None else [rows.metadatas[p] for p in positions],
-        embeddings=None if rows.embeddings is None else rows.embeddings[list(positions)],
-    )
+            return engine.fetch_ranked(cid, dimension, ranked, include)
