@@ -187,11 +187,11 @@ def fuse_rrf(lists: Sequence[npt.NDArray[np.int64]], weights: Sequence[float], k
     >>> ids.tolist(), round(float(scores[0]), 5)
     ([1, 2], -0.01667)
     """
-    total: dict[int, float] = {}
-    for labels, w in zip(lists, weights, strict=True):
-        for rank, label in enumerate(labels.tolist()):
-            total[label] = total.get(label, 0.0) + w / (k + rank)
-    return _sorted(total)
+    parts = [
+        w / (k + np.arange(len(labels), dtype=np.float64))
+        for labels, w in zip(lists, weights, strict=True)
+    ]
+    return _summed(lists, parts)
 
 
 def fuse_weighted(dense: Ranked, lex: Ranked, dense_weight: float) -> Ranked:
@@ -203,11 +203,9 @@ def fuse_weighted(dense: Ranked, lex: Ranked, dense_weight: float) -> Ranked:
     >>> fuse_weighted(d, l, 0.5)[0].tolist()
     [2, 1, 3, 4]
     """
-    total: dict[int, float] = {}
-    for (labels, scores), w in ((dense, dense_weight), (lex, 1.0 - dense_weight)):
-        for label, value in zip(labels.tolist(), _normalised(scores).tolist(), strict=True):
-            total[label] = total.get(label, 0.0) + w * value
-    return _sorted(total)
+    weights = (dense_weight, 1.0 - dense_weight)
+    parts = [w * _normalised(scores) for (_, scores), w in zip((dense, lex), weights, strict=True)]
+    return _summed([dense[0], lex[0]], parts)
 
 
 def _normalised(scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -220,11 +218,25 @@ def _normalised(scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return (hi - scores) / (hi - lo)
 
 
-def _sorted(total: dict[int, float]) -> Ranked:
-    order = sorted(total.items(), key=lambda item: (-item[1], item[0]))
-    labels = np.fromiter((x for x, _ in order), dtype=np.int64, count=len(order))
-    scores = np.fromiter((-s for _, s in order), dtype=np.float64, count=len(order))
-    return labels, scores
+def _summed(
+    lists: Sequence[npt.NDArray[np.int64]], parts: Sequence[npt.NDArray[np.float64]]
+) -> Ranked:
+    """Each label's contributions added up (in list order, starting from 0.0, as a
+    running sum would), best first, ties by smaller label; scores negated.
+
+    Each list holds a label at most once, so a label's sum is ``0.0 + a`` or
+    ``0.0 + a + b`` taken in list order: ``np.bincount`` adds its weights in input
+    order, which gives the very same floats.
+
+    >>> _summed([np.array([5, 3]), np.array([3])], [np.array([0.5, 0.25]), np.array([0.5])])
+    (array([3, 5]), array([-0.75, -0.5 ]))
+    """
+    labels = np.concatenate([np.asarray(x, dtype=np.int64) for x in lists])
+    values = np.concatenate([np.asarray(x, dtype=np.float64) for x in parts])
+    unique, inverse = np.unique(labels, return_inverse=True)
+    total = np.bincount(inverse, weights=values, minlength=len(unique)).astype(np.float64)
+    order = np.lexsort((unique, -total))
+    return unique[order].astype(np.int64), -total[order]
 
 
 def hybrid_ranked(
