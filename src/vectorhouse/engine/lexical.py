@@ -86,7 +86,11 @@ def match_expression(text: str) -> str | None:
     >>> match_expression("?!") is None
     True
     """
-    terms = query_terms(text)
+    return _any_of(query_terms(text))
+
+
+def _any_of(terms: Sequence[str]) -> str | None:
+    """The FTS5 query matching any of ``terms`` (None when there are none)."""
     if not terms:
         return None
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
@@ -238,9 +242,10 @@ def search(
     """The ``k`` best BM25 matches for ``text`` among the records passing the filter:
     ``(rowids, scores)``, best first, scores as FTS5's ``bm25()`` (lower is better)."""
     t = table_name(collection_id)
-    expr = match_expression(" ".join(_informative_terms(conn, t, query_terms(text))))
-    if expr is None or k <= 0:
+    terms = query_terms(text)
+    if not terms or k <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float64)
+    expr = _any_of(_informative_terms(conn, t, terms))
     sql = f"SELECT f.rowid, bm25({t}) AS s FROM {t} f"
     args: list[Any] = [expr]
     conditions = [f"{t} MATCH ?"]
