@@ -116,6 +116,7 @@ class Engine:
         self._selections = SelectionCache(
             max_entries=32, max_block_bytes=self.settings.exact_cache_max_bytes
         )
+        self.term_counts = lexical.TermCounts()  # BM25 query terms' document counts
         self.closed = False
         self.models = ModelRecords(self)
         self._worker = IndexWorker(self)

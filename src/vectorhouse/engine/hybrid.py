@@ -95,6 +95,7 @@ def rebuild_lexical(engine: Engine, cid: str) -> int:
         engine._check_open()
         with engine.store.tx.atomic():
             row = engine.collection_by_id(cid)
+            engine.term_counts.clear()
             return lexical.rebuild(engine.store.conn, cid, lexical_config(row.configuration))
 
 
@@ -122,7 +123,8 @@ def lexical_ranked(
         engine._check_open()
         with engine.store.tx.snapshot():
             # ensure_lexical found the table, so the collection exists.
-            return [lexical.search(engine.store.conn, cid, t, k, node, ids) for t in texts]
+            conn, counts = engine.store.conn, _term_counts(engine)
+            return [lexical.search(conn, cid, t, k, node, ids, counts) for t in texts]
 
 
 def lexical_query(
@@ -140,9 +142,15 @@ def lexical_query(
     with engine.lock:
         engine._check_open()
         with engine.store.tx.snapshot():
-            conn = engine.store.conn
-            ranked = [lexical.search(conn, cid, t, n_results, node, ids) for t in texts]
+            conn, counts = engine.store.conn, _term_counts(engine)
+            ranked = [lexical.search(conn, cid, t, n_results, node, ids, counts) for t in texts]
             return fetch_ranked(engine, cid, ranked, include)
+
+
+def _term_counts(engine: Engine) -> lexical.TermCounts | None:
+    """The engine's term counts, unless a write transaction is open (see
+    :class:`~vectorhouse.engine.lexical.TermCounts`)."""
+    return None if engine.store.tx.writing else engine.term_counts
 
 
 def dense_ranked(
@@ -293,8 +301,8 @@ def _hybrid(
     """:func:`hybrid_ranked` inside the caller's lock and snapshot."""
     depth = max(n_results, fusion.candidates)
     dense = _dense(engine, row, queries, depth, node, ids)
-    conn = engine.store.conn
-    lex = [lexical.search(conn, row.id, t, depth, node, ids) for t in texts]
+    conn, counts = engine.store.conn, _term_counts(engine)
+    lex = [lexical.search(conn, row.id, t, depth, node, ids, counts) for t in texts]
     out: list[Ranked] = []
     w = fusion.weight
     for d, lx in zip(dense, lex, strict=True):
