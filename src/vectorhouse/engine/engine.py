@@ -503,7 +503,18 @@ class Engine:
         """The records of ranked rowid lists (inside the caller's lock and snapshot), in
         their order, with their scores as distances; rowids with no record (deleted
         since they were ranked) are left out. All lists are read with one query;
-        ``dimension`` is needed only when embeddings are included."""
+        ``dimension`` is needed only when embeddings are included.
+
+        >>> from vectorhouse.storage.connection import open_connection
+        >>> engine = Engine(Store(open_connection(":memory:")), index_dir=None)
+        >>> col = engine.create_collection("docs", None, {})
+        >>> engine.add(col.id, ["a", "b"], np.eye(2, dtype=np.float32), ["x", "y"], [None] * 2)
+        >>> with engine.lock, engine.store.tx.snapshot():
+        ...     found = engine.fetch_ranked(col.id, 2, [(np.array([2, 1, 9]), np.array(
+        ...         [0.5, 0.75, 1.0]))], ["documents"])
+        >>> found[0].rows.ids, found[0].rows.documents, found[0].distances
+        (['b', 'a'], ['y', 'x'], [0.5, 0.75])
+        """
         wanted = sorted({x for labels, _ in ranked for x in labels.tolist()})
         fetched = self.store.read(
             cid,

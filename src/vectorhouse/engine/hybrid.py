@@ -137,7 +137,15 @@ def lexical_query(
     include: Sequence[str],
 ) -> list[QueryRows]:
     """Each text's ``n_results`` best BM25 matches with their records, ranked and read
-    from one snapshot: :func:`lexical_ranked` then :func:`fetch_ranked`."""
+    from one snapshot: :func:`lexical_ranked` then :func:`fetch_ranked`.
+
+    >>> import vectorhouse
+    >>> col = vectorhouse.Client().create_collection("lq_demo", embedding_function=None)
+    >>> col.add(ids=["a", "b"], embeddings=[[1.0, 0.0], [0.0, 1.0]],
+    ...         documents=["red fox", "blue whale"])
+    >>> lexical_query(col._engine, str(col.id), ["whale"], 5, None, None, [])[0].rows.ids
+    ['b']
+    """
     ensure_lexical(engine, cid)
     with engine.lock:
         engine._check_open()
@@ -247,25 +255,6 @@ def _summed(
     return unique[order].astype(np.int64), -total[order]
 
 
-def hybrid_ranked(
-    engine: Engine,
-    cid: str,
-    queries: npt.NDArray[np.float32],
-    texts: Sequence[str],
-    n_results: int,
-    node: Node | None,
-    ids: Sequence[str] | None,
-    fusion: Fusion,
-) -> list[Ranked]:
-    """Dense and lexical candidates for each query, fused; the best ``n_results``."""
-    ensure_lexical(engine, cid)
-    with engine.lock:
-        engine._check_open()
-        with engine.store.tx.snapshot():  # both lists from one snapshot
-            row = engine._query_row(cid, queries)
-            return _hybrid(engine, row, queries, texts, n_results, node, ids, fusion)
-
-
 def hybrid_query(
     engine: Engine,
     cid: str,
@@ -277,8 +266,18 @@ def hybrid_query(
     fusion: Fusion,
     include: Sequence[str],
 ) -> list[QueryRows]:
-    """The fused ``n_results`` best of each query with their records, ranked and read
-    from one snapshot: :func:`hybrid_ranked` then :func:`fetch_ranked`."""
+    """Dense and lexical candidates for each query, fused; the best ``n_results`` with
+    their records. Both lists and the records come from one snapshot.
+
+    >>> import vectorhouse
+    >>> col = vectorhouse.Client().create_collection("hq_demo", embedding_function=None)
+    >>> col.add(ids=["a", "b"], embeddings=[[1.0, 0.0], [0.0, 1.0]],
+    ...         documents=["red fox", "blue whale"])
+    >>> found = hybrid_query(col._engine, str(col.id), np.array([[0.0, 1.0]], np.float32),
+    ...                      ["fox"], 2, None, None, Fusion(), ["documents"])
+    >>> found[0].rows.documents, found[0].distances
+    (['blue whale', 'red fox'], [-0.6, -0.4])
+    """
     ensure_lexical(engine, cid)
     with engine.lock:
         engine._check_open()
@@ -298,7 +297,8 @@ def _hybrid(
     ids: Sequence[str] | None,
     fusion: Fusion,
 ) -> list[Ranked]:
-    """:func:`hybrid_ranked` inside the caller's lock and snapshot."""
+    """The fused rankings of :func:`hybrid_query`, inside the caller's lock and
+    snapshot."""
     depth = max(n_results, fusion.candidates)
     dense = _dense(engine, row, queries, depth, node, ids)
     conn, counts = engine.store.conn, _term_counts(engine)

@@ -138,7 +138,16 @@ class Transactions:
     @property
     def writing(self) -> bool:
         """Whether a write transaction (:meth:`atomic`) is open: reads inside it may see
-        changes not committed yet."""
+        changes not committed yet.
+
+        >>> tx = Transactions(open_connection(":memory:"))
+        >>> with tx.snapshot():
+        ...     reading = tx.writing
+        >>> with tx.atomic():
+        ...     writing = tx.writing
+        >>> reading, writing, tx.writing
+        (False, True, False)
+        """
         return self._writes > 0
 
     @contextlib.contextmanager
