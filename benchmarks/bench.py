@@ -278,17 +278,22 @@ def _errors(i: dict[str, Any], s: dict[str, Any]) -> float:
 
 MEASURES: list[Measure] = [
     Measure(
-        "ingest_vps",
-        "Ingest, vectors/s (add in batches of 5,000 + close)",
-        lambda i, s: i["ingest_vps"],
-        (">=", 3),
+        "add_vps",
+        "Ingest, vectors/s (add in batches of 5,000; add returns when durable)",
+        lambda i, s: i["add_vps"],
+        (">=", 4),
         section="ingest",
+    ),
+    Measure(
+        "ingest_vps",
+        "Ingest and index, vectors/s (the adds + close, graph complete and saved)",
+        lambda i, s: i["ingest_vps"],
     ),
     Measure(
         "query_p50_ms",
         "Query p50 ms (n_results=10, documents+metadatas+distances)",
         lambda i, s: s["query"]["p50_ms"],
-        ("<=", 0.25),
+        ("<=", 0.2),
         section="query",
     ),
     Measure("query_p99_ms", "Query p99 ms", lambda i, s: s["query"]["p99_ms"]),
@@ -322,7 +327,7 @@ MEASURES += [
         "reopen_ms",
         "Reopen, fresh process: open + get_collection + first query, ms",
         lambda i, s: s["cold"]["reopen_to_first_result_ms"],
-        ("<=", 0.2),
+        ("<=", 0.1),
         section="reopen_first_query",
     ),
     Measure(
@@ -363,7 +368,10 @@ MEASURES += [
         ("<=", 0.5),
     ),
     Measure(
-        "peak_rss_serve_mb", "Peak RSS MB, serve process", lambda i, s: s["end"]["peak_rss_mb"]
+        "peak_rss_serve_mb",
+        "Peak RSS MB, serve process",
+        lambda i, s: s["end"]["peak_rss_mb"],
+        ("<=", 0.5),
     ),
 ]
 
@@ -695,7 +703,7 @@ def main() -> None:
         **result_header(args.name, order, title, started, machine, notes),
         "settings": {
             "cpu_policy": cpu_policy(cpus, runner.env)
-            + " (vectorhouse inserts with one hnswlib thread per core)",
+            + " (vectorhouse inserts into its graph with one usearch thread per core)",
             "data": body.pop("data_text"),
             "method": (
                 "fresh process per phase; ingest, then serve (reopen, queries, filtered"

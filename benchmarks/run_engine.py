@@ -91,7 +91,7 @@ def disk_usage(path: Path) -> dict[str, Any]:
 
 def versions(engine: str) -> dict[str, str]:
     """Versions of the engine and the packages it measures with."""
-    names = ["numpy"] + (["vectorhouse", "hnswlib"] if engine == "vectorhouse" else ["chromadb"])
+    names = ["numpy"] + (["vectorhouse", "usearch"] if engine == "vectorhouse" else ["chromadb"])
     out = {"python": platform.python_version()}
     for name in names:
         try:

@@ -57,9 +57,13 @@ class Settings:
     thread while queries search the not-yet-inserted vectors exactly; False does that
     work inside the query that finds it due."""
     index_tail_inline_max: int = 500
-    """Another process's writes up to this many vectors are inserted into the graph by the
-    query that finds them; more are searched exactly until the background thread has
-    inserted them."""
+    """Writes of up to this many vectors (this client's, or another process's found by a
+    query) are inserted into the graph at once; more are searched exactly until the
+    background thread has inserted them."""
+    index_tail_max_bytes: int = 64 * 2**20
+    """Memory for vectors waiting to be inserted into a collection's graph. A write that
+    would hold more inserts the excess into the graph before it returns, so a long
+    ingest runs at the graph's pace instead of piling up vectors in memory."""
     exact_search_max_candidates: int = 5_000
     """Queries over at most this many records (after filtering) use exact search."""
     exact_copy_max_vectors: int = 20_000

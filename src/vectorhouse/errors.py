@@ -52,7 +52,7 @@ be reached or is shutting down.
 
 Argument errors also subclass :class:`ValueError` so that code written for Chroma,
 which catches ``ValueError``, keeps working. Errors raised by libraries underneath
-(``sqlite3``, ``hnswlib``) are translated where they arrive, with ``raise ... from``.
+(``sqlite3``, ``usearch``) are translated where they arrive, with ``raise ... from``.
 """
 
 from __future__ import annotations
@@ -269,9 +269,9 @@ class IndexLoadError(StorageError, ValueError):
     """An index file is missing, truncated, corrupt, or was built with other parameters.
 
     >>> import pathlib
-    >>> from vectorhouse.index import HnswIndex, IndexParams
+    >>> from vectorhouse.index import GraphIndex, IndexParams
     >>> try:
-    ...     HnswIndex.load(pathlib.Path("/nonexistent.hnsw"), IndexParams("l2", 3))
+    ...     GraphIndex.load(pathlib.Path("/nonexistent.usearch"), IndexParams("l2", 3))
     ... except IndexLoadError as exc:
     ...     print(exc.code)
     index_load_error

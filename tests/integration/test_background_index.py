@@ -128,6 +128,7 @@ def test_a_compaction_rebuild_runs_in_the_background_while_the_old_graph_serves(
     with vectorhouse.PersistentClient(path=db_path, settings=settings) as client:
         col = client.create_collection("docs", embedding_function=None)
         col.add(ids=_ids(0, 3_000), embeddings=vectors)
+        assert client._engine.wait_for_index()  # the batch is in the graph
         client._engine._worker.stop()  # no rebuild yet: look at the old graph serving
         col.delete(ids=_ids(0, 1_500))
         for i in range(1_500):
@@ -220,3 +221,39 @@ def test_without_background_work_the_query_does_it_all(db_path: Path) -> None:
         state = _state(reader)
         assert state.tail is None and len(state.index) == 1_600
         assert reader._engine._worker._thread is None
+
+
+def test_a_big_add_returns_before_the_graph_has_it_and_queries_still_see_it(
+    db_path: Path,
+) -> None:
+    vectors = _vectors(21, 3_000)
+    truth = {i: v for i, v in enumerate(vectors)}
+    with vectorhouse.PersistentClient(path=db_path, settings=GRAPH) as client:
+        col = client.create_collection("docs", embedding_function=None)
+        client._engine._worker.stop()  # nothing drains: the graph stays behind
+        col.add(ids=_ids(0, 3_000), embeddings=vectors)
+        state = _state(client)
+        assert state.tail is not None and len(state.tail) == 3_000 and len(state.index) == 0
+        _assert_exact(col, truth)  # the records not yet in the graph are searched exactly
+    with vectorhouse.PersistentClient(path=db_path, settings=GRAPH) as client:
+        _assert_exact(client.get_collection("docs"), truth)
+        state = _state(client)  # close() finished the graph before saving it
+        assert state.tail is None and len(state.index) == 3_000 and state.index.is_view
+
+
+def test_vectors_waiting_for_the_graph_stay_within_their_memory_budget(db_path: Path) -> None:
+    vectors = _vectors(22, 4_000)
+    truth = {i: v for i, v in enumerate(vectors)}
+    budget = 1_000 * DIM * 4  # room for 1,000 waiting vectors
+    settings = vectorhouse.Settings(
+        exact_copy_max_vectors=0, exact_search_max_candidates=0, index_tail_max_bytes=budget
+    )
+    with vectorhouse.PersistentClient(path=db_path, settings=settings) as client:
+        col = client.create_collection("docs", embedding_function=None)
+        client._engine._worker.stop()
+        for start in range(0, 4_000, 1_000):
+            col.add(ids=_ids(start, start + 1_000), embeddings=vectors[start : start + 1_000])
+            state = _state(client)
+            assert state.tail is not None and len(state.tail) <= 1_000
+            assert len(state.index) + len(state.tail) == start + 1_000
+            _assert_exact(col, {i: truth[i] for i in range(start + 1_000)})

@@ -65,8 +65,8 @@ def test_a_foreign_graph_file_is_found_left_alone_then_repaired(
 ) -> None:
     cid = _fill(db_path)
     other = _fill(db_path, "other", seed=2)
-    (graph,) = (db_path / "index").glob(f"{cid}.*.hnsw")
-    (theirs,) = (db_path / "index").glob(f"{other}.*.hnsw")
+    (graph,) = (db_path / "index").glob(f"{cid}.*.usearch")
+    (theirs,) = (db_path / "index").glob(f"{other}.*.usearch")
     shutil.copyfile(theirs, graph)
     result = _cli("--db", db_path)
     assert result.exit_code == EXIT_PROBLEMS, result.output

@@ -36,7 +36,7 @@ def _fill(path: Path, vectors: np.ndarray, name: str = "docs") -> str:
 
 
 def _files(path: Path, cid: str) -> tuple[Path, Path]:
-    (graph,) = (path / "index").glob(f"{cid}.*.hnsw")
+    (graph,) = (path / "index").glob(f"{cid}.*.usearch")
     return graph, graph.with_suffix(".json")
 
 
@@ -169,7 +169,7 @@ def test_vectors_altered_inside_the_graph_are_not_used(
     engine._indexes.clear()
     engine.store.close()
     _reopen_expecting_one_rebuild(
-        db_path, vectors, list(range(300)), caplog, says="7 of 300 sampled vectors differ"
+        db_path, vectors, list(range(300)), caplog, says="sampled vectors differ"
     )
 
 
@@ -230,6 +230,22 @@ def test_an_index_written_by_the_first_release_is_rebuilt_once_in_the_new_format
     with vectorhouse.PersistentClient(path=path) as client:
         assert meta["format"] == FORMAT
         assert meta["database_id"] == client._engine.store.database_id()
+
+
+def test_an_hnswlib_index_of_the_previous_release_is_rebuilt_once_as_a_graph_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Made by the release before index v2 (index format 2, an hnswlib .hnsw graph):
+    # 80 l2 vectors of dimension 16.
+    path = tmp_path / "db"
+    shutil.copytree(FIXTURES / "release_1_db", path)
+    vectors = np.load(FIXTURES / "release_1_vectors.npy")
+    _reopen_expecting_one_rebuild(path, vectors, list(range(80)), caplog, says="index format 2")
+    assert not list((path / "index").glob("*.hnsw"))  # the old graph file is gone
+    (graph,) = (path / "index").glob("*.usearch")
+    (manifest,) = (path / "index").glob("*.json")
+    assert json.loads(manifest.read_text())["format"] == FORMAT == 3
+    assert graph.stat().st_size > 0
 
 
 def test_every_database_gets_its_own_lasting_id(tmp_path: Path) -> None:
@@ -294,7 +310,7 @@ def test_a_read_only_index_folder_serves_and_warns_once_saying_why(
         assert "No such file" not in message
         caplog.clear()
         # Damaged and read-only: rebuilt in memory, said once; the save warning once.
-        graph = next((db_path / "index").glob("*.hnsw"))
+        graph = sorted((db_path / "index").glob("*.usearch"))[0]
         with _writable_file(graph):
             graph.write_bytes(b"garbage" * 100)
         with (

@@ -32,7 +32,7 @@ def _fill(path: Path, vectors: np.ndarray, *, close: bool = True) -> vectorhouse
 
 
 def _index_files(path: Path) -> list[Path]:
-    return sorted((path / "index").glob("*.hnsw"))
+    return sorted((path / "index").glob("*.usearch"))
 
 
 def _assert_exact(col: vectorhouse.Collection, vectors: np.ndarray, live: list[int]) -> None:
@@ -149,7 +149,7 @@ def test_deleted_collection_is_gone_for_the_other_client(db_path: Path) -> None:
         a.delete_collection("docs")
         with pytest.raises(vectorhouse.CollectionNotFoundError):
             col_b.count()
-        assert not list((db_path / "index").glob("*.hnsw"))
+        assert not list((db_path / "index").glob("*.usearch"))
 
 
 def test_deleted_text_is_gone_from_files_while_the_client_is_open(db_path: Path) -> None:

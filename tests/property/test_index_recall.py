@@ -1,7 +1,11 @@
-"""HnswIndex against the exact FlatIndex: recall@10 on 20,000 vectors in each space, and a
-state machine of adds, replaces, removes and (filtered) searches on small indexes."""
+"""GraphIndex against the exact FlatIndex: recall@10 on 20,000 vectors in each space, and a
+state machine of adds, replaces, removes, (filtered) searches and reopening as a
+memory-mapped view on small indexes."""
 
 from __future__ import annotations
+
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from vectorhouse.index import FlatIndex, HnswIndex, IndexParams, SearchResult
+from vectorhouse.index import FlatIndex, GraphIndex, IndexParams, SearchResult
 
 N, DIM, N_QUERIES, K = 20_000, 64, 300, 10
 MIN_RECALL = 0.95
@@ -40,7 +44,7 @@ def test_recall_at_10_against_exact_search(space: str) -> None:
     vectors, queries = data[:N], data[N:]
     labels = rng.choice(2**40, size=N, replace=False).astype(np.int64)
     params = IndexParams(space, DIM)
-    hnsw, flat = HnswIndex(params), FlatIndex(params)
+    hnsw, flat = GraphIndex(params), FlatIndex(params)
     hnsw.add(labels, vectors)
     flat.add(labels, vectors)
     r_plain = recall(hnsw.search(queries, K), flat.search(queries, K))
@@ -62,20 +66,31 @@ def test_recall_at_10_against_exact_search(space: str) -> None:
     assert min(r_plain, r_churn, r_filtered) >= MIN_RECALL
 
 
-class HnswAgainstFlat(RuleBasedStateMachine):
-    """Adds, replaces, removes and searches on a few dozen labels, checked against the
-    exact index. Every returned label must be live and allowed, with its exact distance,
-    nearest first. While no label has been replaced, an HNSW search with ef >= n visits
-    the whole graph and must agree with exact search. In-place replacement (hnswlib's
-    updatePoint) can cut a node off the graph, so after one a row may come back short
-    (the engine's cue to search exactly) or miss a neighbour."""
+class GraphAgainstFlat(RuleBasedStateMachine):
+    """Adds, replaces, removes, searches and reopening as a view on a few dozen labels,
+    checked against the exact index. Every returned label must be live and allowed, with
+    its distance (computed on float16 vectors: the engine re-ranks with float32), nearest
+    first. While no label has been replaced, a search with ef >= n visits the whole graph
+    and must agree with exact search. A replacement can cut a node off the graph, so
+    after one a row may come back short (the engine's cue to search exactly) or miss a
+    neighbour."""
 
     @initialize(space=st.sampled_from(["l2", "cosine", "ip"]), seed=st.integers(0, 2**32 - 1))
     def start(self, space: str, seed: int) -> None:
         params = IndexParams(space, 4, ef_search=100)
         self.rng = np.random.default_rng(seed)
-        self.hnsw, self.flat = HnswIndex(params, capacity=2), FlatIndex(params)
+        self.hnsw, self.flat = GraphIndex(params), FlatIndex(params)
         self.replaced = False
+        self.folder = Path(tempfile.mkdtemp(prefix="graph-sm-"))
+        self.saves = 0
+
+    @rule()
+    def reopen_as_view(self) -> None:
+        self.saves += 1
+        path = self.folder / f"{self.saves}.usearch"
+        self.hnsw.save(path)
+        self.hnsw = GraphIndex.load(path, self.hnsw.params)
+        assert self.hnsw.is_view
 
     @rule(labels=st.lists(st.integers(0, 60), min_size=1, max_size=20), zero=st.booleans())
     def add(self, labels: list[int], zero: bool) -> None:
@@ -106,10 +121,10 @@ class HnswAgainstFlat(RuleBasedStateMachine):
             assert set(g_lab.tolist()) <= candidates and len(set(g_lab.tolist())) == len(g_lab)
             assert len(g_lab) <= len(w_dist) == min(k, len(candidates))
             assert np.all(np.diff(g_dist) >= 0)
-            exact = self.flat.search(query[None], len(g_lab), g_lab).distances[0]
-            np.testing.assert_allclose(g_dist, exact, atol=1e-5, rtol=1e-5)
+            exact = np.sort(self.flat.search(query[None], len(g_lab), g_lab).distances[0])
+            np.testing.assert_allclose(np.sort(g_dist), exact, atol=2e-2, rtol=2e-2)
             if not self.replaced:
-                np.testing.assert_allclose(g_dist, w_dist, atol=1e-5, rtol=1e-5)
+                np.testing.assert_allclose(g_dist, w_dist, atol=2e-2, rtol=2e-2)
 
     @invariant()
     def same_contents(self) -> None:
@@ -119,14 +134,16 @@ class HnswAgainstFlat(RuleBasedStateMachine):
         probe = np.arange(-1, 72, dtype=np.int64)
         assert self.hnsw.contains(probe).tolist() == self.flat.contains(probe).tolist()
         np.testing.assert_allclose(
-            self.hnsw.get_vectors(live), self.flat.get_vectors(live), atol=1e-6
+            self.hnsw.get_vectors(live),
+            self.hnsw.stored_form(self.flat.get_vectors(live)),
+            atol=1e-3,
         )
         slots = len(self.hnsw) + self.hnsw.deleted_count
         assert self.hnsw.deleted_fraction == (self.hnsw.deleted_count / slots if slots else 0)
 
 
-TestHnswAgainstFlat = HnswAgainstFlat.TestCase
-TestHnswAgainstFlat.settings = settings(
+TestGraphAgainstFlat = GraphAgainstFlat.TestCase
+TestGraphAgainstFlat.settings = settings(
     max_examples=60,
     stateful_step_count=25,
     deadline=None,

@@ -45,7 +45,7 @@ HOOKS: list[tuple[str, str | None]] = [
     ("vectorhouse.engine.index_files:_fsync:1", None),  # new graph in its temporary file
     ("vectorhouse.engine.index_files:_fsync:2", None),  # graph in place, manifest not yet
     ("vectorhouse.engine.index_files:IndexFiles._unlink:1", None),  # pruning the old one
-    ("vectorhouse.index.hnsw:HnswIndex.save:2", None),  # the second save starts
+    ("vectorhouse.index.graph:GraphIndex.save:2", None),  # the second save starts
     ("vectorhouse.storage.store:Store._insert_metadata:2", "add"),  # rows in, metadata not
     ("vectorhouse.storage.store:Store.update:1", "update"),  # inside an update batch
     ("vectorhouse.storage.store:Store.delete:1", "delete"),  # inside a delete

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vectorhouse.errors import IndexLoadError
 from vectorhouse.index.base import SearchResult
 
 if TYPE_CHECKING:
@@ -138,22 +139,47 @@ class IndexWorker:
         try:
             engine = self.engine
             job: tuple[str, IndexState] | None = None
+            own: tuple[str, IndexState] | None = None
             threshold = engine.settings.index_rebuild_deleted_fraction
             for cid, state in engine._indexes.items():
-                if state.tail is not None:
+                if state.tail is not None and state.index.is_view:
+                    own = own or (cid, state)
+                elif state.tail is not None:
                     self.busy = True
                     self._drain_step(cid, state)
                     return True
                 if state.index.deleted_fraction > threshold and job is None:
                     job = (cid, state)
-            if job is None:
+            if job is None and own is None:
                 self.busy = False
                 return False
             self.busy = True
         finally:
             self.engine.lock.release()
-        self._rebuild(*job)
+        if own is not None:
+            self._own(*own)
+        elif job is not None:
+            self._rebuild(*job)
         return True
+
+    def _own(self, cid: str, state: IndexState) -> None:
+        """Read a memory-mapped graph into memory (outside the lock) so that the tail can
+        go into it; if its file is gone or unreadable, rebuild from storage instead."""
+        view = state.index
+        try:
+            owned = view.own()
+        except IndexLoadError as exc:
+            log.warning("%s; rebuilding the index from storage", exc)
+            self._rebuild(cid, state)
+            return
+        if not self._acquire():
+            return
+        try:
+            if self.engine._indexes.get(cid) is state and state.index is view:
+                owned.remove(view.hidden())  # removed while it was being read
+                state.index = owned
+        finally:
+            self.engine.lock.release()
 
     def _drain_step(self, cid: str, state: IndexState) -> None:
         """Under the lock: move up to one step's worth of the tail into the graph."""
@@ -170,7 +196,7 @@ class IndexWorker:
             state.watermark = state.through
             self.engine._save_if_due(cid)
         # Size the next step to take about _STEP_S at this step's rate (an update in
-        # place costs hnswlib several times a new insert), growing at most twofold.
+        # place costs several times a new insert), growing at most twofold.
         self._last_step_s = elapsed
         fit = int(_STEP_S * len(labels) / max(elapsed, 1e-6))
         self._step = max(_MIN_STEP, min(_MAX_STEP, fit, 2 * self._step))

@@ -48,11 +48,14 @@ from vectorhouse.errors import (
     DimensionMismatchError,
 )
 from vectorhouse.index.base import IndexParams, Labels, SearchResult
-from vectorhouse.index.flat import ExactBlock, FlatIndex
-from vectorhouse.index.hnsw import HnswIndex
+from vectorhouse.index.flat import ExactBlock, FlatIndex, exact_search
+from vectorhouse.index.graph import GraphIndex
 from vectorhouse.storage.store import CollectionRow, RecordRows, Store
 
 log = logging.getLogger("vectorhouse")
+
+_RERANK_EXTRA = 10
+"""The graph is asked for ``k + max(k, this)`` candidates, re-ranked in float32."""
 
 
 def _not_found(name: str) -> str:
@@ -134,15 +137,21 @@ class Engine:
                 self._save(cid)
 
     def close(self) -> None:
-        """Save indexes and close the database. Closing twice is harmless."""
+        """Finish inserting this process's writes into the graphs, save indexes and close
+        the database. Closing twice is harmless."""
         self._worker.stop()
         with self.lock:
             if self.closed:
                 return
             try:
+                for state in self._indexes.values():
+                    if state.wrote and state.tail is not None:
+                        state.drain()
                 self.flush()
             finally:
                 self.closed = True
+                for state in self._indexes.values():
+                    state.index.close()
                 self._indexes.clear()
                 self.store.close()
 
@@ -565,7 +574,8 @@ class Engine:
             and self._selections.fits(n_candidates * (index.params.dim * 4 + 12))
         ):
             return self._exact(row, state, queries, k, allowed, sel)
-        result = index.search(queries, k, allowed)
+        graph_k = min(n_candidates, k + max(k, _RERANK_EXTRA))
+        result = self._rerank(row, queries, index.search(queries, graph_k, allowed), k)
         if state.tail is not None and len(state.tail):
             result = merge(result, state.tail.search(queries, k, allowed), k)
         short = [i for i, labels in enumerate(result.labels) if len(labels) < k]
@@ -575,6 +585,37 @@ class Engine:
                 result.labels[i] = fallback.labels[j]
                 result.distances[i] = fallback.distances[j]
         return result
+
+    def _rerank(
+        self, row: CollectionRow, queries: npt.NDArray[np.float32], found: SearchResult, k: int
+    ) -> SearchResult:
+        """The ``k`` nearest of the graph's candidates by their float32 vectors in storage
+        (the graph's own are float16): exact distances, computed as exact search does.
+        A candidate whose record is gone is dropped (the row may come back short)."""
+        wanted = np.sort(np.concatenate([*found.labels, np.empty(0, np.int64)]))
+        if len(wanted) == 0:
+            return found
+        wanted = wanted[np.concatenate(([True], wanted[1:] != wanted[:-1]))]
+        rows = self.store.read(
+            row.id,
+            dimension=row.dimension,
+            rowids=wanted.tolist(),
+            documents=False,
+            metadatas=False,
+            embeddings=True,
+        )
+        assert rows.embeddings is not None
+        stored = np.asarray(rows.rowids, dtype=np.int64)
+        space = index_params(row).space
+        labels, distances = [], []
+        for query, candidates in zip(queries, found.labels, strict=True):
+            pos = np.searchsorted(stored, candidates)
+            pos[pos == len(stored)] = 0
+            pos = pos[stored[pos] == candidates] if len(stored) else pos[:0]
+            best = exact_search(query[None, :], rows.embeddings[pos], stored[pos], k, space)
+            labels.append(best.labels[0])
+            distances.append(best.distances[0])
+        return SearchResult(labels, distances)
 
     def _exact(
         self,
@@ -643,7 +684,9 @@ class Engine:
             if row_before.dimension is not None:
                 # Not loaded in this process yet: load (or rebuild) it, which also
                 # catches up with this write.
-                self._synced_state(self.collection_by_id(cid))
+                loaded = self._synced_state(self.collection_by_id(cid))
+                if loaded is not None and labels is not None and len(labels):
+                    loaded.wrote = True
                 self._save_if_due(cid)
                 return
             if vectors is None:
@@ -653,8 +696,24 @@ class Engine:
             state = self._new_state(index_params(row), row_before.last_seq, with_copy=True)
             self._indexes[cid] = state
         if labels is not None and vectors is not None and len(labels):
-            state.add(labels, vectors, self.settings.exact_copy_max_vectors)
-            state.unsaved += len(labels)
+            state.wrote = True
+            inline = self.settings.index_tail_inline_max
+            background = self.settings.index_background
+            if background and (
+                state.index.is_view or state.tail is not None or len(labels) > inline
+            ):
+                # Off the write path: the background thread inserts these into the graph
+                # (a memory-mapped graph is read into memory there first); until then
+                # queries search them exactly.
+                state.add_to_tail(
+                    labels, vectors, self.settings.exact_copy_max_vectors, state.synced
+                )
+                room = self.settings.index_tail_max_bytes // (4 * max(1, vectors.shape[1]))
+                state.drain(keep=room)  # only when the tail holds more than fits
+                self._worker.wake()
+            else:
+                state.add(labels, vectors, self.settings.exact_copy_max_vectors)
+                state.unsaved += len(labels)
         if removed is not None and len(removed):
             state.remove(removed)
             state.unsaved += len(removed)
@@ -717,28 +776,34 @@ class Engine:
 
     def _new_state(self, params: IndexParams, watermark: int, *, with_copy: bool) -> IndexState:
         return IndexState(
-            HnswIndex(params, add_threads=ADD_THREADS),
+            GraphIndex(params, threads=ADD_THREADS),
             watermark=watermark,
             flat=FlatIndex(params) if with_copy else None,
             small=with_copy,
         )
 
     def _load_or_new(self, row: CollectionRow, params: IndexParams) -> IndexState:
-        small = self._small(row.id)
+        count: int | None = None
         if self.files is not None:
             loaded = self.files.load(Expected(self.files.database_id, row.id, params, row.last_seq))
             if loaded.index is not None:
-                # The exact copy of a small collection is made when first needed.
+                # The exact copy of a small collection is made when first needed; the
+                # graph's size stands for the collection's (it is checked against
+                # storage right after catching up).
+                small = len(loaded.index) <= self.settings.exact_copy_max_vectors
                 return IndexState(
                     loaded.index, watermark=loaded.watermark, small=small, from_file=True
                 )
-            if self.store.count(row.id) > 0:
+            count = self.store.count(row.id)
+            if count > 0:
                 log.warning(
                     "no usable index file for collection %r (%s); rebuilding it from storage",
                     row.name,
                     loaded.problem or "there is none",
                 )
-        return self._new_state(params, 0, with_copy=small)
+        if count is None:
+            count = self.store.count(row.id)
+        return self._new_state(params, 0, with_copy=count <= self.settings.exact_copy_max_vectors)
 
     def _catch_up(self, row: CollectionRow, state: IndexState) -> None:
         """Bring ``state`` up to ``row.last_seq``: a few vectors go into the graph at
@@ -753,7 +818,8 @@ class Engine:
         if len(removed):
             state.remove(removed)
         for labels, vectors in self.store.vectors_since(row.id, since, row.dimension):
-            if inline < 0 or (state.tail is None and changed + len(labels) <= inline):
+            in_graph = state.tail is None and not state.index.is_view
+            if inline < 0 or (in_graph and changed + len(labels) <= inline):
                 state.add(labels, vectors, mirror_max)
                 changed += len(labels)
             else:

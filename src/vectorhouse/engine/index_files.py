@@ -1,6 +1,6 @@
 """Index files on disk: atomic saves with an "applied through seq N" watermark.
 
-A collection's index is saved as ``<cid>.<seq>.hnsw`` beside a ``<cid>.<seq>.json``
+A collection's index is saved as ``<cid>.<seq>.usearch`` beside a ``<cid>.<seq>.json``
 manifest; ``seq`` is the watermark: every write up to and including it is in the file.
 The graph file is written to a temporary name and renamed, and the manifest (which
 records the graph file's size and checksum) is renamed into place after it, so a reader
@@ -9,10 +9,18 @@ save.
 
 The manifest (format :data:`FORMAT`) says whose graph it is: the database's random id,
 the collection's id, the dimension, the space and the graph parameters, the watermark,
-the graph file's size and its CRC-32. A generation is used only if every one of them
-agrees with the database and the watermark is not ahead of the collection's latest
-write (a database restored from an older backup); anything else, including a manifest
-that is not a JSON object of that shape, makes the engine rebuild from storage.
+the graph file's size, its CRC-32, and the CRC-32 of a fixed sample of its blocks. A
+generation is used only if every one of them agrees with the database and the watermark
+is not ahead of the collection's latest write (a database restored from an older
+backup); anything else, including a manifest that is not a JSON object of that shape,
+makes the engine rebuild from storage.
+
+Opening checks the size and the sampled CRC (a few hundred KiB read, whatever the
+file's size), so that a graph opens in milliseconds as a memory-mapped view; the whole
+file's CRC is checked by :meth:`IndexFiles.inspect` (``vectorhouse check``) and by
+:func:`verify_full` off the query path. A graph damaged where the sample does not look
+cannot return a wrong answer meanwhile: the engine re-ranks every graph result with the
+float32 vectors in SQLite and searches exactly whenever the graph comes back short.
 
     >>> import tempfile
     >>> files = IndexFiles(Path(tempfile.mkdtemp()))
@@ -25,6 +33,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import mmap
 import os
 import zlib
 from dataclasses import asdict, dataclass
@@ -32,16 +41,22 @@ from pathlib import Path
 from typing import Any
 
 from vectorhouse.index.base import IndexParams
-from vectorhouse.index.hnsw import HnswIndex
+from vectorhouse.index.graph import GraphIndex, vector_region
 
 log = logging.getLogger("vectorhouse")
 
-ADD_THREADS = -1
-"""hnswlib threads for inserts: one per core."""
+ADD_THREADS = 0
+"""usearch threads for inserts: 0 is one per core."""
 
-FORMAT = 2
+FORMAT = 3
 """The version of the index file format. Version 1 (no format field, no identity) was
-written by the first release; its files are rebuilt once, with a warning."""
+written by the first release and version 2 (an hnswlib graph, ``.hnsw``) by the next;
+their files are rebuilt once, with a warning."""
+
+SUFFIX = ".usearch"
+_OLD_SUFFIXES = (".hnsw",)
+_SAMPLE_BLOCKS = 32
+_SAMPLE_BYTES = 8 * 1024
 
 _MAX_MANIFEST_BYTES = 64 * 1024
 _MAX_SEQ = 2**63 - 1
@@ -62,7 +77,7 @@ class Expected:
 class Loaded:
     """The outcome of :meth:`IndexFiles.load`: a graph and its watermark, or why none."""
 
-    index: HnswIndex | None
+    index: GraphIndex | None
     watermark: int = 0
     problem: str | None = None
     """Why the newest generation could not be used (None when it was, or there was none)."""
@@ -92,7 +107,7 @@ class IndexFiles:
 
     def _paths(self, collection_id: str, seq: int) -> tuple[Path, Path]:
         stem = f"{collection_id}.{seq:020d}"
-        return self.directory / f"{stem}.hnsw", self.directory / f"{stem}.json"
+        return self.directory / f"{stem}{SUFFIX}", self.directory / f"{stem}.json"
 
     def latest(self, collection_id: str) -> int | None:
         """The watermark of the newest saved generation, or None.
@@ -120,15 +135,13 @@ class IndexFiles:
         for seq in self._generations(expected.collection_id):
             graph, manifest = self._paths(expected.collection_id, seq)
             try:
-                reason = check_manifest(read_manifest(manifest), expected, seq, graph)
+                reason = check_manifest(read_manifest(manifest), expected, seq, graph, full=False)
                 if reason is None:
-                    return Loaded(
-                        HnswIndex.load(graph, expected.params, add_threads=ADD_THREADS), seq
-                    )
+                    return Loaded(GraphIndex.load(graph, expected.params, threads=ADD_THREADS), seq)
             except (OSError, ValueError) as exc:
                 reason = str(exc)
             problem = problem or f"index file {graph.name}: {reason}"
-            self._unlink(manifest, graph)
+            self._unlink(manifest, graph, *(graph.with_suffix(s) for s in _OLD_SUFFIXES))
         return Loaded(None, problem=problem)
 
     def inspect(self, expected: Expected) -> Loaded | None:
@@ -147,13 +160,13 @@ class IndexFiles:
         try:
             reason = check_manifest(read_manifest(manifest), expected, gens[0], graph)
             if reason is None:
-                index = HnswIndex.load(graph, expected.params, add_threads=ADD_THREADS)
+                index = GraphIndex.load(graph, expected.params, threads=ADD_THREADS)
                 return Loaded(index, gens[0])
         except (OSError, ValueError) as exc:
             reason = str(exc)
         return Loaded(None, gens[0], f"index file {graph.name}: {reason}")
 
-    def save(self, collection_id: str, seq: int, index: HnswIndex) -> None:
+    def save(self, collection_id: str, seq: int, index: GraphIndex) -> None:
         """Save ``index`` as the generation ``seq``, atomically, then prune older ones.
 
         Raises :class:`IndexSaveError` (an ``OSError``) saying what failed: a folder
@@ -164,7 +177,7 @@ class IndexFiles:
         tmp_manifest = manifest.with_name(f".{manifest.name}.{os.getpid()}.tmp")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            # Create the file here: hnswlib does not report a file it could not open.
+            # Create the file here, so that a folder that cannot be written says so.
             with open(tmp_graph, "wb"):
                 pass
         except OSError as exc:
@@ -177,9 +190,10 @@ class IndexFiles:
         if size == 0:
             self._unlink(tmp_graph)
             raise IndexSaveError(
-                errno.EIO, f"hnswlib wrote nothing to {tmp_graph} (is the disk full?)"
+                errno.EIO, f"the graph writer wrote nothing to {tmp_graph} (is the disk full?)"
             )
         checksum = file_checksum(tmp_graph)
+        sampled = sample_checksum(tmp_graph)
         _fsync(tmp_graph)
         os.replace(tmp_graph, graph)
         params = index.params
@@ -195,6 +209,7 @@ class IndexFiles:
                     "seq": seq,
                     "size": size,
                     "checksum": checksum,
+                    "sample_checksum": sampled,
                 }
             ),
             "utf-8",
@@ -209,10 +224,11 @@ class IndexFiles:
         for old in self._generations(collection_id):
             if old < keep:
                 self._unlink(*reversed(self._paths(collection_id, old)))
-        for entry in self.directory.glob(f"{collection_id}.*.hnsw"):
-            parts = entry.name.split(".")
-            if len(parts) == 3 and parts[1].isdigit() and int(parts[1]) < keep:
-                self._unlink(entry)
+        for suffix in (SUFFIX, *_OLD_SUFFIXES):
+            for entry in self.directory.glob(f"{collection_id}.*{suffix}"):
+                parts = entry.name.split(".")
+                if len(parts) == 3 and parts[1].isdigit() and int(parts[1]) < keep:
+                    self._unlink(entry)
         for entry in self.directory.glob(f".{collection_id}.*.tmp"):
             pid = entry.name.split(".")[-2]
             if pid.isdigit() and not _process_alive(int(pid)):
@@ -256,15 +272,18 @@ def read_manifest(path: Path) -> Any:
         raise ValueError(f"manifest is not JSON: {exc}") from exc
 
 
-def check_manifest(meta: Any, expected: Expected, seq: int, graph: Path) -> str | None:
+def check_manifest(
+    meta: Any, expected: Expected, seq: int, graph: Path, *, full: bool = True
+) -> str | None:
     """Why the manifest ``meta`` (any JSON value) of generation ``seq`` does not fit
-    ``expected``, or None when it does and ``graph`` has its size and checksum.
+    ``expected``, or None when it does and ``graph`` has its size and checksum (the
+    whole file's with ``full``, else the sampled blocks').
 
     >>> want = Expected("db", "c", IndexParams("l2", 2), 5)
     >>> check_manifest([], want, 5, Path("/nonexistent"))
     'manifest is not a JSON object'
     >>> check_manifest({"seq": 5, "size": 1, "params": {}}, want, 5, Path("/nonexistent"))
-    'written in index format 1 by an earlier release; the current format is 2'
+    'written in index format 1 by an earlier release; the current format is 3'
     """
     if not isinstance(meta, dict):
         return "manifest is not a JSON object"
@@ -292,14 +311,72 @@ def check_manifest(meta: Any, expected: Expected, seq: int, graph: Path) -> str 
             f" {expected.last_seq}): the database was restored from an older copy"
         )
     size, checksum = meta.get("size"), meta.get("checksum")
-    if not _is_int(size) or not isinstance(checksum, str):
+    sampled = meta.get("sample_checksum")
+    if not _is_int(size) or not isinstance(checksum, str) or not isinstance(sampled, str):
         return "manifest has no valid size or checksum"
     actual = graph.stat().st_size
     if actual != size:
         return f"graph file has {actual} bytes, its manifest says {size}"
-    if file_checksum(graph) != checksum:
+    if sample_checksum(graph) != sampled or (full and file_checksum(graph) != checksum):
         return "graph file's checksum differs from its manifest (the file was altered)"
     return None
+
+
+def verify_full(graph: Path, manifest: Path) -> str | None:
+    """Why ``graph`` does not have the whole-file checksum its ``manifest`` records, or
+    None when it does (or the manifest is gone: a newer generation replaced it).
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> verify_full(folder / "g", folder / "m") is None
+    True
+    """
+    try:
+        meta = read_manifest(manifest)
+        if not isinstance(meta, dict) or file_checksum(graph) == meta.get("checksum"):
+            return None
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        return str(exc)
+    return "graph file's checksum differs from its manifest (the file was altered)"
+
+
+def sample_checksum(path: Path) -> str:
+    """What opening a graph checks: the CRC-32 of the file's size, of every byte
+    outside its block of vectors (headers and the graph's links: all that could lead
+    the search astray in memory), and of fixed samples of the vectors (a damaged vector
+    cannot: results are re-ranked with the vectors in SQLite). The whole file is read
+    only by :func:`file_checksum`.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "f"
+    >>> _ = path.write_bytes(b"abc")
+    >>> sample_checksum(path)
+    'crc32-open:09bf1083'
+    """
+    size = path.stat().st_size
+    start, end = vector_region(path)
+    crc = zlib.crc32(str(size).encode())
+    with open(path, "rb") as fh:
+        crc = _crc_range(fh, 0, start, crc)
+        step = max((end - start) // _SAMPLE_BLOCKS, 1)
+        for offset in range(start, end, step):
+            fh.seek(offset)
+            crc = zlib.crc32(fh.read(min(_SAMPLE_BYTES, end - offset)), crc)
+        crc = _crc_range(fh, end, size, crc)
+    return f"crc32-open:{crc:08x}"
+
+
+def _crc_range(fh: Any, start: int, end: int, crc: int) -> int:
+    """The CRC-32 of bytes ``start:end`` of an open file, read through a memory map."""
+    if end <= start:
+        return crc
+    with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm, memoryview(mm) as view:
+        for at in range(start, min(end, len(mm)), 1 << 24):
+            with view[at : min(at + (1 << 24), end)] as chunk:
+                crc = zlib.crc32(chunk, crc)
+    return crc
 
 
 def file_checksum(path: Path) -> str:

@@ -2,8 +2,8 @@
 
 >>> import numpy as np
 >>> from vectorhouse.index.base import IndexParams
->>> from vectorhouse.index.hnsw import HnswIndex
->>> state = IndexState(HnswIndex(IndexParams("l2", 2)), watermark=0)
+>>> from vectorhouse.index.graph import GraphIndex
+>>> state = IndexState(GraphIndex(IndexParams("l2", 2)), watermark=0)
 >>> state.add_to_tail(np.array([1]), np.ones((1, 2), np.float32), 10, through=3)
 >>> state.live, len(state.index), state.synced
 (1, 0, 3)
@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from vectorhouse.index.base import Labels
 from vectorhouse.index.flat import FlatIndex
-from vectorhouse.index.hnsw import HnswIndex
+from vectorhouse.index.graph import GraphIndex
 
 
 @dataclass
@@ -26,7 +26,7 @@ class IndexState:
     """The graph reflects every write up to ``watermark`` (and may hold later ones);
     with a ``tail``, graph and tail together reflect every write up to ``through``."""
 
-    index: HnswIndex
+    index: GraphIndex
     watermark: int
     unsaved: int = 0
     flat: FlatIndex | None = None
@@ -39,6 +39,9 @@ class IndexState:
     """Vectors written after ``watermark`` not in the graph yet; searched exactly."""
     through: int = 0
     """With a tail: the latest write that graph and tail together reflect."""
+    wrote: bool = False
+    """Whether this process wrote vectors to the collection (its close then finishes
+    inserting them into the graph, so that the saved graph has them)."""
 
     @property
     def synced(self) -> int:
@@ -63,6 +66,21 @@ class IndexState:
         if self.tail is not None:
             self.tail.remove(labels)
         self._mirror(labels, vectors, mirror_max)
+
+    def drain(self, keep: int = 0) -> None:
+        """Insert the tail into the graph but for ``keep`` vectors (0: all of it, and
+        then advance the watermark)."""
+        if self.tail is None or (keep > 0 and len(self.tail) <= keep):
+            return
+        labels = self.tail.labels()[: max(0, len(self.tail) - keep)]
+        if len(labels):
+            self.index = self.index.own()
+            self.index.add(labels, self.tail.get_vectors(labels))
+            self.tail.remove(labels)
+            self.unsaved += len(labels)
+        if len(self.tail) == 0:
+            self.tail = None
+            self.watermark = self.through
 
     def add_to_tail(
         self, labels: Labels, vectors: npt.NDArray[np.float32], mirror_max: int, through: int

@@ -1,4 +1,4 @@
-"""Vector index backends: the interface, the exact flat index and the HNSW index."""
+"""Vector index backends: the interface, the exact flat index and the HNSW graph."""
 
 from vectorhouse.index.base import (
     SPACES,
@@ -8,12 +8,12 @@ from vectorhouse.index.base import (
     VectorIndex,
 )
 from vectorhouse.index.flat import FlatIndex, exact_search, normalize_rows
-from vectorhouse.index.hnsw import HnswIndex
+from vectorhouse.index.graph import GraphIndex
 
 __all__ = [
     "SPACES",
     "FlatIndex",
-    "HnswIndex",
+    "GraphIndex",
     "IndexLoadError",
     "IndexParams",
     "SearchResult",

@@ -73,9 +73,9 @@ class SearchResult:
 class VectorIndex(Protocol):
     """What the engine needs from an index backend.
 
-    >>> from vectorhouse.index import FlatIndex, HnswIndex
+    >>> from vectorhouse.index import FlatIndex, GraphIndex
     >>> params = IndexParams("l2", 2)
-    >>> backends: list[VectorIndex] = [FlatIndex(params), HnswIndex(params)]
+    >>> backends: list[VectorIndex] = [FlatIndex(params), GraphIndex(params)]
     >>> [len(index) for index in backends]
     [0, 0]
     """
@@ -94,6 +94,10 @@ class VectorIndex(Protocol):
         Approximate backends may return fewer than ``min(k, candidates)`` rows; the
         engine then falls back to exact search.
         """
+
+    def stored_form(self, vectors: Vectors) -> Vectors:
+        """``vectors`` as :meth:`get_vectors` would return them once added (normalised
+        in the ``cosine`` space, in the index's own precision)."""
 
     def get_vectors(self, labels: Labels) -> Vectors:
         """Return the stored vectors of ``labels`` (all present), as used for distances.

@@ -265,6 +265,16 @@ class FlatIndex:
             self._labels[rows], self._data[rows], self._sqnorms[rows], self.params.space
         )
 
+    def stored_form(self, vectors: Vectors) -> Vectors:
+        """``vectors`` as this index keeps them: normalised in the cosine space.
+
+        >>> FlatIndex(IndexParams(space="cosine", dim=2)).stored_form(
+        ...     np.array([[3, 4]], np.float32)).tolist()
+        [[0.6000000238418579, 0.800000011920929]]
+        """
+        vectors = np.asarray(vectors, dtype=np.float32)
+        return normalize_rows(vectors) if self.params.space == "cosine" else vectors
+
     def get_vectors(self, labels: Labels) -> Vectors:
         """The stored vectors of ``labels`` (all present); normalised in the cosine space."""
         rows = np.fromiter((self._pos[label] for label in labels.tolist()), np.intp, len(labels))

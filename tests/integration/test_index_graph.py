@@ -1,4 +1,5 @@
-"""HnswIndex over hnswlib: bookkeeping, filtered search, and index files (also FlatIndex's)."""
+"""GraphIndex over usearch: bookkeeping, filtered search, memory-mapped views, and index
+files (also FlatIndex's)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vectorhouse.index import FlatIndex, HnswIndex, IndexLoadError, IndexParams
+from vectorhouse.engine.index_files import IndexFiles
+from vectorhouse.index import FlatIndex, GraphIndex, IndexLoadError, IndexParams
 
 SPACES = ["l2", "cosine", "ip"]
 DIM = 8
@@ -18,21 +20,23 @@ DIM = 8
 
 def make(
     space: str = "l2", n: int = 200, seed: int = 0, **kw: object
-) -> tuple[HnswIndex, np.ndarray, np.ndarray]:
+) -> tuple[GraphIndex, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     vectors = rng.normal(size=(n, DIM)).astype(np.float32)
     labels = np.arange(1, n + 1, dtype=np.int64) * 1000
-    index = HnswIndex(IndexParams(space, DIM), **kw)  # type: ignore[arg-type]
+    index = GraphIndex(IndexParams(space, DIM), **kw)  # type: ignore[arg-type]
     index.add(labels, vectors)
     return index, labels, vectors
 
 
 def test_add_replace_remove_contains_len() -> None:
-    index, labels, vectors = make(n=100, capacity=8)  # grows past the initial capacity
-    assert len(index) == 100 and index.capacity >= 100
-    index.add(labels[:1], vectors[1:2] + 10)  # replace in place
+    index, labels, vectors = make(n=100)
+    assert len(index) == 100
+    index.add(labels[:1], vectors[1:2] + 10)  # replace: the slot is reused
     assert len(index) == 100 and index.deleted_count == 0
-    np.testing.assert_array_equal(index.get_vectors(labels[:1]), vectors[1:2] + 10)
+    np.testing.assert_array_equal(
+        index.get_vectors(labels[:1]), index.stored_form(vectors[1:2] + 10)
+    )
     index.remove(np.array([labels[5], labels[5], labels[6], 42], np.int64))  # repeat + absent
     index.remove(labels[5:6])  # already removed: ignored
     assert len(index) == 98 and index.deleted_count == 2
@@ -51,7 +55,7 @@ def test_distances_follow_chroma_definitions(space: str) -> None:
     vectors *= rng.uniform(0.5, 2.0, size=(60, 1)).astype(np.float32)
     vectors[7] = 0  # a zero vector must not give NaN in cosine
     labels = np.arange(60, dtype=np.int64) + 10
-    hnsw = HnswIndex(IndexParams(space, DIM))
+    hnsw = GraphIndex(IndexParams(space, DIM))
     flat = FlatIndex(IndexParams(space, DIM))
     hnsw.add(labels, vectors)
     flat.add(labels, vectors)
@@ -62,12 +66,13 @@ def test_distances_follow_chroma_definitions(space: str) -> None:
     ):
         assert not np.isnan(g_dist).any()
         assert sorted(g_lab.tolist()) == sorted(w_lab.tolist())  # k = n: exhaustive
-        np.testing.assert_allclose(np.sort(g_dist), np.sort(w_dist), atol=2e-5, rtol=1e-5)
+        # The graph computes in float16; the engine re-ranks with float32.
+        np.testing.assert_allclose(np.sort(g_dist), np.sort(w_dist), atol=5e-3, rtol=5e-3)
     if space == "cosine":
         norms = np.linalg.norm(hnsw.get_vectors(labels[:5]), axis=1)
-        np.testing.assert_allclose(norms, 1.0, rtol=1e-6)
+        np.testing.assert_allclose(norms, 1.0, rtol=2e-3)
     else:
-        np.testing.assert_array_equal(hnsw.get_vectors(labels[:5]), vectors[:5])
+        np.testing.assert_allclose(hnsw.get_vectors(labels[:5]), vectors[:5], rtol=1e-3)
 
 
 @pytest.mark.parametrize("space", SPACES)
@@ -103,35 +108,10 @@ def test_k_larger_than_live_count_and_empty_cases() -> None:
     index.remove(labels)
     assert len(index) == 0 and index.deleted_fraction == 1.0
     assert [r.size for r in index.search(vectors[:2], 3).labels] == [0, 0]
-    empty = HnswIndex(IndexParams("ip", DIM))
+    empty = GraphIndex(IndexParams("ip", DIM))
     assert empty.search(vectors[:1], 3).labels[0].size == 0
     assert empty.get_vectors(np.array([], np.int64)).shape == (0, DIM)
     assert empty.labels().tolist() == [] and empty.deleted_fraction == 0.0
-
-
-class _ShortResults:
-    """Wraps hnswlib.Index: knn_query raises as hnswlib does when it finds fewer than k."""
-
-    def __init__(self, inner: object, found: int) -> None:
-        self.inner, self.found, self.calls = inner, found, 0
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.inner, name)
-
-    def knn_query(self, data: np.ndarray, k: int, **kw: object) -> object:
-        self.calls += 1
-        if k > self.found:
-            raise RuntimeError("Cannot return the results in a contiguous 2D array.")
-        return self.inner.knn_query(data, k=k, **kw)  # type: ignore[attr-defined]
-
-
-def test_short_results_come_back_as_shorter_rows_not_errors() -> None:
-    index, labels, vectors = make(n=50)
-    index._index = _ShortResults(index._index, found=3)
-    res = index.search(vectors[:4], 10, allowed=labels[:40])
-    assert [len(r) for r in res.labels] == [2, 2, 2, 2]  # 10 -> 5 -> 2 after halving
-    for row in res.labels:
-        assert set(row.tolist()) <= set(labels[:40].tolist())
 
 
 def test_ef_is_at_least_k() -> None:
@@ -149,9 +129,10 @@ def test_save_load_round_trip(space: str, tmp_path: Path) -> None:
     index, labels, vectors = make(space, n=300, seed=4)
     index.remove(labels[10:40])
     index.add(labels[:5], vectors[100:105])
-    path = tmp_path / "graph.hnsw"
+    path = tmp_path / "graph.usearch"
     index.save(path)
-    loaded = HnswIndex.load(path, index.params)
+    loaded = GraphIndex.load(path, index.params)
+    assert loaded.is_view and not index.is_view
     assert len(loaded) == len(index) == 270
     assert loaded.labels().tolist() == index.labels().tolist()
     assert loaded.deleted_count == 30 and loaded.deleted_fraction == index.deleted_fraction
@@ -162,18 +143,19 @@ def test_save_load_round_trip(space: str, tmp_path: Path) -> None:
         index.get_vectors(labels[40:100:7]), loaded.get_vectors(labels[40:100:7])
     )
     loaded.add(labels[10:12], vectors[10:12])  # removed labels come back after a load
-    new = np.arange(10**9, 10**9 + 500, dtype=np.int64)  # and it grows past its capacity
+    assert not loaded.is_view  # a change reads the view into memory first
+    new = np.arange(10**9, 10**9 + 500, dtype=np.int64)
     loaded.add(new, np.random.default_rng(5).normal(size=(500, DIM)).astype(np.float32))
-    assert len(loaded) == 772 and loaded.deleted_count == 28
+    assert len(loaded) == 772 and loaded.deleted_count == 0  # new labels reuse free slots
     assert loaded.contains(labels[9:13]).tolist() == [True, True, True, False]
     res = loaded.search(vectors[10:11], 1, allowed=labels[8:13])
     assert res.labels[0].tolist() == [labels[10]]
 
 
 def test_empty_index_round_trip(tmp_path: Path) -> None:
-    path = tmp_path / "empty.hnsw"
-    HnswIndex(IndexParams("cosine", DIM)).save(path)
-    loaded = HnswIndex.load(path, IndexParams("cosine", DIM))
+    path = tmp_path / "empty.usearch"
+    GraphIndex(IndexParams("cosine", DIM)).save(path)
+    loaded = GraphIndex.load(path, IndexParams("cosine", DIM))
     assert len(loaded) == 0
     loaded.add(np.array([5], np.int64), np.ones((1, DIM), np.float32))
     assert loaded.search(np.ones((1, DIM), np.float32), 3).labels[0].tolist() == [5]
@@ -183,7 +165,7 @@ def test_empty_index_round_trip(tmp_path: Path) -> None:
 def saved(tmp_path: Path) -> Path:
     index, labels, _ = make(n=300, seed=6)
     index.remove(labels[:3])
-    path = tmp_path / "good.hnsw"
+    path = tmp_path / "good.usearch"
     index.save(path)
     return path
 
@@ -192,34 +174,31 @@ def expect_load_error(
     path: Path, params: IndexParams | None = None, match: str | None = None
 ) -> None:
     with pytest.raises(IndexLoadError, match=match) as info:
-        HnswIndex.load(path, params or IndexParams("l2", DIM))
+        GraphIndex.load(path, params or IndexParams("l2", DIM))
     assert isinstance(info.value, ValueError) and str(path) in str(info.value)
 
 
 def test_missing_and_empty_files_raise(tmp_path: Path) -> None:
-    expect_load_error(tmp_path / "nope.hnsw", match="No such file")
-    (tmp_path / "empty.hnsw").write_bytes(b"")
-    expect_load_error(tmp_path / "empty.hnsw", match="shorter than")
+    expect_load_error(tmp_path / "nope.usearch", match="No such file")
+    (tmp_path / "empty.usearch").write_bytes(b"")
+    expect_load_error(tmp_path / "empty.usearch", match="unusable")
 
 
 def test_truncated_files_raise(saved: Path, tmp_path: Path) -> None:
     data = saved.read_bytes()
     for cut in (50, 96, 97, 1000, len(data) // 2, len(data) - 4, len(data) - 1):
-        path = tmp_path / f"cut{cut}.hnsw"
+        path = tmp_path / f"cut{cut}.usearch"
         path.write_bytes(data[:cut])
         expect_load_error(path)
-    path = tmp_path / "long.hnsw"
-    path.write_bytes(data + b"\0\0\0\0")
-    expect_load_error(path, match="link lists")
 
 
 def test_garbage_files_raise(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
     for i, size in enumerate([10, 96, 4096, 100_000]):
-        path = tmp_path / f"garbage{i}.hnsw"
+        path = tmp_path / f"garbage{i}.usearch"
         path.write_bytes(rng.bytes(size))
         expect_load_error(path)
-    path = tmp_path / "text.hnsw"
+    path = tmp_path / "text.usearch"
     path.write_text("not an index\n" * 100)
     expect_load_error(path)
 
@@ -227,35 +206,43 @@ def test_garbage_files_raise(tmp_path: Path) -> None:
 def test_files_built_with_other_params_raise(saved: Path) -> None:
     expect_load_error(saved, IndexParams("l2", DIM + 1), match="dimension 8, expected 9")
     expect_load_error(saved, IndexParams("l2", 4), match="dimension 8, expected 4")
-    expect_load_error(saved, IndexParams("l2", DIM, M=32), match="M=16")
-    expect_load_error(saved, IndexParams("l2", DIM, ef_construction=50), match="ef_construction")
+    expect_load_error(saved, IndexParams("cosine", DIM), match="expected cosine")
 
 
-def test_corrupted_files_never_crash_the_process(saved: Path) -> None:
-    """Flip bytes all over a valid file; loading and searching it must either work or
-    raise IndexLoadError. Run in a child process so a crash is a failure, not the end."""
+def test_damaged_index_files_are_rejected_or_served_never_a_crash(tmp_path: Path) -> None:
+    """Flip bytes all over a saved generation; opening it through IndexFiles (which
+    checks the manifest's checksums) and searching must either work or be refused. Run
+    in a child process so that a crash is a failure, not the end of the run."""
+    index, labels, _ = make(n=300, seed=6)
+    index.remove(labels[:3])
+    files = IndexFiles(tmp_path / "index", "db")
+    files.save("c", 7, index)
     script = textwrap.dedent(
         f"""
         import numpy as np
         from pathlib import Path
-        from vectorhouse.index import HnswIndex, IndexLoadError, IndexParams
-        data = bytearray(Path({str(saved)!r}).read_bytes())
+        from vectorhouse.engine.index_files import Expected, IndexFiles
+        from vectorhouse.index import IndexParams
+        folder = Path({str(tmp_path / "index")!r})
+        (graph,) = folder.glob("c.*.usearch")
+        data = bytearray(graph.read_bytes())
+        manifest = graph.with_suffix(".json").read_bytes()
         rng = np.random.default_rng(8)
-        path = Path({str(saved)!r}).with_name("fuzz.hnsw")
-        params = IndexParams("l2", {DIM})
+        want = Expected("db", "c", IndexParams("l2", {DIM}), 7)
         outcomes = {{"loaded": 0, "rejected": 0}}
         for trial in range(300):
             bad = bytearray(data)
             where = rng.integers(0, len(bad), size=int(rng.integers(1, 4)))
             for pos in where:
-                bad[pos] = int(rng.integers(0, 256))
-            path.write_bytes(bytes(bad))
-            try:
-                index = HnswIndex.load(path, params)
-            except IndexLoadError:
+                bad[pos] = (bad[pos] + int(rng.integers(1, 256))) % 256
+            graph.write_bytes(bytes(bad))
+            graph.with_suffix(".json").write_bytes(manifest)
+            loaded = IndexFiles(folder, "db").load(want)
+            if loaded.index is None:
                 outcomes["rejected"] += 1
                 continue
             outcomes["loaded"] += 1
+            index = loaded.index
             queries = rng.normal(size=(3, {DIM})).astype(np.float32)
             index.search(queries, 10)
             index.search(queries, 5, allowed=index.labels()[::3])
@@ -265,10 +252,50 @@ def test_corrupted_files_never_crash_the_process(saved: Path) -> None:
         """
     )
     proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
-    assert "rejected" in proc.stdout
+    assert "'rejected': 300" in proc.stdout  # every changed byte is seen
+
+
+def test_a_view_hides_removed_labels_and_reads_itself_into_memory_to_change(
+    tmp_path: Path,
+) -> None:
+    index, labels, vectors = make(n=200, seed=10)
+    path = tmp_path / "v.usearch"
+    index.save(path)
+    view = GraphIndex.load(path, index.params)
+    view.remove(labels[:5])
+    assert view.is_view and len(view) == 195 and view.deleted_count == 5
+    assert view.contains(labels[3:7]).tolist() == [False, False, True, True]
+    assert labels[0] not in view.labels()
+    found = view.search(vectors[:5], 3)
+    assert all(labels[i] not in row for i, row in enumerate(found.labels))
+    assert view.search(vectors[:1], 3, allowed=labels[:5]).labels[0].size == 0
+    owned = view.own()
+    assert view.is_view and not owned.is_view and len(owned) == 195
+    assert owned.labels().tolist() == view.labels().tolist()
+    view.add(labels[:1], vectors[:1])  # a change to the view reads it into memory
+    assert not view.is_view and len(view) == 196
+    assert view.search(vectors[:1], 1).labels[0].tolist() == [labels[0]]
+
+
+def test_a_view_whose_file_is_gone_cannot_be_read_into_memory(tmp_path: Path) -> None:
+    index, _, _ = make(n=50, seed=11)
+    path = tmp_path / "gone.usearch"
+    index.save(path)
+    view = GraphIndex.load(path, index.params)
+    path.unlink()
+    assert len(view.search(np.ones((1, DIM), np.float32), 3).labels[0]) == 3  # still mapped
+    with pytest.raises(IndexLoadError, match="cannot read"):
+        view.own()
+
+
+def test_values_beyond_half_precision_are_clipped_not_infinite() -> None:
+    index = GraphIndex(IndexParams("l2", 2))
+    index.add(np.array([1, 2]), np.array([[1e6, 0], [0, 1]], np.float32))
+    res = index.search(np.array([[1e6, 0]], np.float32), 2)
+    assert res.labels[0].tolist() == [1, 2] and np.isfinite(res.distances[0]).all()
 
 
 @pytest.mark.parametrize("space", SPACES)
@@ -300,7 +327,7 @@ def test_flat_index_file_round_trip(space: str, tmp_path: Path) -> None:
 
 def test_a_reused_allowed_array_sees_removals_and_additions() -> None:
     rng = np.random.default_rng(5)
-    index = HnswIndex(IndexParams(space="l2", dim=8))
+    index = GraphIndex(IndexParams(space="l2", dim=8))
     index.add(np.arange(100, dtype=np.int64), rng.standard_normal((100, 8)).astype(np.float32))
     allowed = np.array([3, 7, 11, 200], dtype=np.int64)
     query = rng.standard_normal((1, 8)).astype(np.float32)
@@ -309,3 +336,22 @@ def test_a_reused_allowed_array_sees_removals_and_additions() -> None:
     assert sorted(index.search(query, 10, allowed).labels[0].tolist()) == [3, 11]
     index.add(np.array([200], dtype=np.int64), query)
     assert index.search(query, 10, allowed).labels[0].tolist()[0] == 200
+
+
+def test_a_small_graph_built_in_one_batch_holds_every_true_neighbour_in_its_top_20() -> None:
+    # Parallel insertion into a small graph left nodes badly linked (7% of queries lost
+    # a true top-10 neighbour at 200 nodes); the engine re-ranks the top 2k in float32.
+    queries = np.random.default_rng(99).standard_normal((4, 32)).astype(np.float32)
+    misses = 0
+    for seed in range(50):
+        vectors = np.random.default_rng(seed).standard_normal((200, 32)).astype(np.float32)
+        graph = GraphIndex(IndexParams("l2", 32))
+        graph.add(np.arange(200), vectors)
+        exact = FlatIndex(IndexParams("l2", 32))
+        exact.add(np.arange(200), vectors)
+        got, want = graph.search(queries, 20), exact.search(queries, 10)
+        misses += sum(
+            not set(w.tolist()) <= set(g.tolist())
+            for g, w in zip(got.labels, want.labels, strict=True)
+        )
+    assert misses == 0
