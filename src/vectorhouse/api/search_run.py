@@ -148,7 +148,7 @@ def text_query(
     if mode == "lexical":
         if query_embeddings is not None:
             raise InvalidArgumentError("query mode='lexical' takes query_texts only")
-        ranked = hybrid.lexical_ranked(engine, cid, texts, n, node, id_list)
+        found = hybrid.lexical_query(engine, cid, texts, n, node, id_list, inc)
     else:
         fuse = normalize_fusion(fusion)
         if query_embeddings is not None:
@@ -159,8 +159,8 @@ def text_query(
                 )
         else:
             vectors = col._embed(texts, "query", query=True)
-        ranked = hybrid.hybrid_ranked(engine, cid, vectors, texts, n, node, id_list, fuse)
-    return _query_result(hybrid.fetch_ranked(engine, cid, ranked, inc), inc)
+        found = hybrid.hybrid_query(engine, cid, vectors, texts, n, node, id_list, fuse, inc)
+    return _query_result(found, inc)
 
 
 def _lexical_engine(col: Collection, what: str) -> Any:

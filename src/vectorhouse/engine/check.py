@@ -286,6 +286,7 @@ def _lexical(engine: Engine, row: CollectionRow, repair: bool) -> CheckFinding:
     if not repair:
         return CheckFinding("lexical", row.name, False, problem)
     with engine.store.tx.atomic():
+        engine.term_counts.clear()
         lexical.rebuild(conn, row.id, lexical_config(row.configuration))
     return CheckFinding("lexical", row.name, False, f"{problem}; rebuilt", repaired=True)
 

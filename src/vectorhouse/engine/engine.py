@@ -119,6 +119,7 @@ class Engine:
         self._selections = SelectionCache(
             max_entries=32, max_block_bytes=self.settings.exact_cache_max_bytes
         )
+        self.term_counts = lexical.TermCounts()  # BM25 query terms' document counts
         self.closed = False
         self.models = ModelRecords(self)
         self._worker = IndexWorker(self)
@@ -483,35 +484,65 @@ class Engine:
         with self.lock:
             self._check_open()
             with self.store.tx.snapshot():
-                row = self.collection_by_id(cid)
-                if row.dimension is not None and queries.shape[1] != row.dimension:
-                    raise DimensionMismatchError(
-                        f"collection {row.name!r} holds {row.dimension}-dimensional"
-                        f" embeddings; got {queries.shape[1]}-dimensional query embeddings"
-                    )
+                row = self._query_row(cid, queries)
                 state = self._synced_state(row)
                 if state is None:
                     return [QueryRows(_empty_rows(include)) for _ in range(len(queries))]
                 result = self._search(row, state, queries, n_results, node, ids)
-                wanted = sorted({int(x) for labels in result.labels for x in labels})
-                fetched = self.store.read(
-                    cid,
-                    dimension=row.dimension,
-                    rowids=wanted,
-                    documents="documents" in include,
-                    metadatas="metadatas" in include,
-                    embeddings="embeddings" in include,
-                )
-            position = {r: i for i, r in enumerate(fetched.rowids)}
-            out = []
-            for labels, dists in zip(result.labels, result.distances, strict=True):
-                keep = [
-                    (position[int(x)], float(d))
-                    for x, d in zip(labels, dists, strict=True)
-                    if int(x) in position
-                ]
-                out.append(QueryRows(_take(fetched, [p for p, _ in keep]), [d for _, d in keep]))
-            return out
+                ranked = list(zip(result.labels, result.distances, strict=True))
+                return self.fetch_ranked(cid, row.dimension, ranked, include)
+
+    def _query_row(self, cid: str, queries: npt.NDArray[np.float32]) -> CollectionRow:
+        """The collection, checked against the query vectors' dimension."""
+        row = self.collection_by_id(cid)
+        if row.dimension is not None and queries.shape[1] != row.dimension:
+            raise DimensionMismatchError(
+                f"collection {row.name!r} holds {row.dimension}-dimensional"
+                f" embeddings; got {queries.shape[1]}-dimensional query embeddings"
+            )
+        return row
+
+    def fetch_ranked(
+        self,
+        cid: str,
+        dimension: int | None,
+        ranked: Sequence[tuple[npt.NDArray[Any], npt.NDArray[Any]]],
+        include: Sequence[str],
+    ) -> list[QueryRows]:
+        """The records of ranked rowid lists (inside the caller's lock and snapshot), in
+        their order, with their scores as distances; rowids with no record (deleted
+        since they were ranked) are left out. All lists are read with one query;
+        ``dimension`` is needed only when embeddings are included.
+
+        >>> from vectorhouse.storage.connection import open_connection
+        >>> engine = Engine(Store(open_connection(":memory:")), index_dir=None)
+        >>> col = engine.create_collection("docs", None, {})
+        >>> engine.add(col.id, ["a", "b"], np.eye(2, dtype=np.float32), ["x", "y"], [None] * 2)
+        >>> with engine.lock, engine.store.tx.snapshot():
+        ...     found = engine.fetch_ranked(col.id, 2, [(np.array([2, 1, 9]), np.array(
+        ...         [0.5, 0.75, 1.0]))], ["documents"])
+        >>> found[0].rows.ids, found[0].rows.documents, found[0].distances
+        (['b', 'a'], ['y', 'x'], [0.5, 0.75])
+        """
+        wanted = sorted({x for labels, _ in ranked for x in labels.tolist()})
+        fetched = self.store.read(
+            cid,
+            dimension=dimension,
+            rowids=wanted,
+            documents="documents" in include,
+            metadatas="metadatas" in include,
+            embeddings="embeddings" in include,
+        )
+        position = {r: i for i, r in enumerate(fetched.rowids)}
+        out = []
+        for labels, scores in ranked:
+            keep = [
+                (position[x], s)
+                for x, s in zip(labels.tolist(), scores.tolist(), strict=True)
+                if x in position
+            ]
+            out.append(QueryRows(_take(fetched, [p for p, _ in keep]), [s for _, s in keep]))
+        return out
 
     def _search(
         self,

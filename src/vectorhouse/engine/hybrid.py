@@ -32,10 +32,10 @@ import numpy as np
 import numpy.typing as npt
 
 from vectorhouse.engine import lexical
-from vectorhouse.storage.store import RecordRows
 
 if TYPE_CHECKING:
     from vectorhouse.engine.engine import Engine, QueryRows
+    from vectorhouse.storage.store import CollectionRow
 
 Node = Any  # a parsed filter
 Ranked = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]
@@ -95,6 +95,7 @@ def rebuild_lexical(engine: Engine, cid: str) -> int:
         engine._check_open()
         with engine.store.tx.atomic():
             row = engine.collection_by_id(cid)
+            engine.term_counts.clear()
             return lexical.rebuild(engine.store.conn, cid, lexical_config(row.configuration))
 
 
@@ -122,7 +123,42 @@ def lexical_ranked(
         engine._check_open()
         with engine.store.tx.snapshot():
             # ensure_lexical found the table, so the collection exists.
-            return [lexical.search(engine.store.conn, cid, t, k, node, ids) for t in texts]
+            conn, counts = engine.store.conn, _term_counts(engine)
+            return [lexical.search(conn, cid, t, k, node, ids, counts) for t in texts]
+
+
+def lexical_query(
+    engine: Engine,
+    cid: str,
+    texts: Sequence[str],
+    n_results: int,
+    node: Node | None,
+    ids: Sequence[str] | None,
+    include: Sequence[str],
+) -> list[QueryRows]:
+    """Each text's ``n_results`` best BM25 matches with their records, ranked and read
+    from one snapshot: :func:`lexical_ranked` then :func:`fetch_ranked`.
+
+    >>> import vectorhouse
+    >>> col = vectorhouse.Client().create_collection("lq_demo", embedding_function=None)
+    >>> col.add(ids=["a", "b"], embeddings=[[1.0, 0.0], [0.0, 1.0]],
+    ...         documents=["red fox", "blue whale"])
+    >>> lexical_query(col._engine, str(col.id), ["whale"], 5, None, None, [])[0].rows.ids
+    ['b']
+    """
+    ensure_lexical(engine, cid)
+    with engine.lock:
+        engine._check_open()
+        with engine.store.tx.snapshot():
+            conn, counts = engine.store.conn, _term_counts(engine)
+            ranked = [lexical.search(conn, cid, t, n_results, node, ids, counts) for t in texts]
+            return fetch_ranked(engine, cid, ranked, include)
+
+
+def _term_counts(engine: Engine) -> lexical.TermCounts | None:
+    """The engine's term counts, unless a write transaction is open (see
+    :class:`~vectorhouse.engine.lexical.TermCounts`)."""
+    return None if engine.store.tx.writing else engine.term_counts
 
 
 def dense_ranked(
@@ -135,21 +171,25 @@ def dense_ranked(
 ) -> list[Ranked]:
     """Each query vector's ``k`` nearest records (distances as scores): the planner of
     ``Engine.query`` without reading the records."""
-    from vectorhouse.errors import DimensionMismatchError
-
     with engine.lock:
         engine._check_open()
         with engine.store.tx.snapshot():
-            row = engine.collection_by_id(cid)
-            if row.dimension is not None and queries.shape[1] != row.dimension:
-                raise DimensionMismatchError(
-                    f"collection {row.name!r} holds {row.dimension}-dimensional"
-                    f" embeddings; got {queries.shape[1]}-dimensional query embeddings"
-                )
-            state = engine._synced_state(row)
-            if state is None:
-                return [(np.zeros(0, np.int64), np.zeros(0, np.float64)) for _ in queries]
-            result = engine._search(row, state, queries, k, node, ids)
+            return _dense(engine, engine._query_row(cid, queries), queries, k, node, ids)
+
+
+def _dense(
+    engine: Engine,
+    row: CollectionRow,
+    queries: npt.NDArray[np.float32],
+    k: int,
+    node: Node | None,
+    ids: Sequence[str] | None,
+) -> list[Ranked]:
+    """:func:`dense_ranked` inside the caller's lock and snapshot."""
+    state = engine._synced_state(row)
+    if state is None:
+        return [(np.zeros(0, np.int64), np.zeros(0, np.float64)) for _ in queries]
+    result = engine._search(row, state, queries, k, node, ids)
     return [
         (np.asarray(labels, dtype=np.int64), np.asarray(dists, dtype=np.float64))
         for labels, dists in zip(result.labels, result.distances, strict=True)
@@ -163,11 +203,11 @@ def fuse_rrf(lists: Sequence[npt.NDArray[np.int64]], weights: Sequence[float], k
     >>> ids.tolist(), round(float(scores[0]), 5)
     ([1, 2], -0.01667)
     """
-    total: dict[int, float] = {}
-    for labels, w in zip(lists, weights, strict=True):
-        for rank, label in enumerate(labels.tolist()):
-            total[label] = total.get(label, 0.0) + w / (k + rank)
-    return _sorted(total)
+    parts = [
+        w / (k + np.arange(len(labels), dtype=np.float64))
+        for labels, w in zip(lists, weights, strict=True)
+    ]
+    return _summed(lists, parts)
 
 
 def fuse_weighted(dense: Ranked, lex: Ranked, dense_weight: float) -> Ranked:
@@ -179,11 +219,9 @@ def fuse_weighted(dense: Ranked, lex: Ranked, dense_weight: float) -> Ranked:
     >>> fuse_weighted(d, l, 0.5)[0].tolist()
     [2, 1, 3, 4]
     """
-    total: dict[int, float] = {}
-    for (labels, scores), w in ((dense, dense_weight), (lex, 1.0 - dense_weight)):
-        for label, value in zip(labels.tolist(), _normalised(scores).tolist(), strict=True):
-            total[label] = total.get(label, 0.0) + w * value
-    return _sorted(total)
+    weights = (dense_weight, 1.0 - dense_weight)
+    parts = [w * _normalised(scores) for (_, scores), w in zip((dense, lex), weights, strict=True)]
+    return _summed([dense[0], lex[0]], parts)
 
 
 def _normalised(scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -196,14 +234,28 @@ def _normalised(scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return (hi - scores) / (hi - lo)
 
 
-def _sorted(total: dict[int, float]) -> Ranked:
-    order = sorted(total.items(), key=lambda item: (-item[1], item[0]))
-    labels = np.fromiter((x for x, _ in order), dtype=np.int64, count=len(order))
-    scores = np.fromiter((-s for _, s in order), dtype=np.float64, count=len(order))
-    return labels, scores
+def _summed(
+    lists: Sequence[npt.NDArray[np.int64]], parts: Sequence[npt.NDArray[np.float64]]
+) -> Ranked:
+    """Each label's contributions added up (in list order, starting from 0.0, as a
+    running sum would), best first, ties by smaller label; scores negated.
+
+    Each list holds a label at most once, so a label's sum is ``0.0 + a`` or
+    ``0.0 + a + b`` taken in list order: ``np.bincount`` adds its weights in input
+    order, which gives the very same floats.
+
+    >>> _summed([np.array([5, 3]), np.array([3])], [np.array([0.5, 0.25]), np.array([0.5])])
+    (array([3, 5]), array([-0.75, -0.5 ]))
+    """
+    labels = np.concatenate([np.asarray(x, dtype=np.int64) for x in lists])
+    values = np.concatenate([np.asarray(x, dtype=np.float64) for x in parts])
+    unique, inverse = np.unique(labels, return_inverse=True)
+    total = np.bincount(inverse, weights=values, minlength=len(unique)).astype(np.float64)
+    order = np.lexsort((unique, -total))
+    return unique[order].astype(np.int64), -total[order]
 
 
-def hybrid_ranked(
+def hybrid_query(
     engine: Engine,
     cid: str,
     queries: npt.NDArray[np.float32],
@@ -212,16 +264,48 @@ def hybrid_ranked(
     node: Node | None,
     ids: Sequence[str] | None,
     fusion: Fusion,
-) -> list[Ranked]:
-    """Dense and lexical candidates for each query, fused; the best ``n_results``."""
-    depth = max(n_results, fusion.candidates)
+    include: Sequence[str],
+) -> list[QueryRows]:
+    """Dense and lexical candidates for each query, fused; the best ``n_results`` with
+    their records. Both lists and the records come from one snapshot.
+
+    >>> import vectorhouse
+    >>> col = vectorhouse.Client().create_collection("hq_demo", embedding_function=None)
+    >>> col.add(ids=["a", "b"], embeddings=[[1.0, 0.0], [0.0, 1.0]],
+    ...         documents=["red fox", "blue whale"])
+    >>> found = hybrid_query(col._engine, str(col.id), np.array([[0.0, 1.0]], np.float32),
+    ...                      ["fox"], 2, None, None, Fusion(), ["documents"])
+    >>> found[0].rows.documents, found[0].distances
+    (['blue whale', 'red fox'], [-0.6, -0.4])
+    """
     ensure_lexical(engine, cid)
-    with engine.lock, engine.store.tx.snapshot():  # both lists from one snapshot
-        dense = dense_ranked(engine, cid, queries, depth, node, ids)
-        lex = lexical_ranked(engine, cid, texts, depth, node, ids)
+    with engine.lock:
+        engine._check_open()
+        with engine.store.tx.snapshot():
+            row = engine._query_row(cid, queries)
+            ranked = _hybrid(engine, row, queries, texts, n_results, node, ids, fusion)
+            return engine.fetch_ranked(row.id, row.dimension, ranked, include)
+
+
+def _hybrid(
+    engine: Engine,
+    row: CollectionRow,
+    queries: npt.NDArray[np.float32],
+    texts: Sequence[str],
+    n_results: int,
+    node: Node | None,
+    ids: Sequence[str] | None,
+    fusion: Fusion,
+) -> list[Ranked]:
+    """The fused rankings of :func:`hybrid_query`, inside the caller's lock and
+    snapshot."""
+    depth = max(n_results, fusion.candidates)
+    dense = _dense(engine, row, queries, depth, node, ids)
+    conn, counts = engine.store.conn, _term_counts(engine)
+    lex = [lexical.search(conn, row.id, t, depth, node, ids, counts) for t in texts]
     out: list[Ranked] = []
+    w = fusion.weight
     for d, lx in zip(dense, lex, strict=True):
-        w = fusion.weight
         if fusion.method == "weighted":
             labels, scores = fuse_weighted(d, lx, w)
         else:
@@ -235,39 +319,9 @@ def fetch_ranked(
 ) -> list[QueryRows]:
     """The records of ranked rowid lists, in their order, with their scores as
     distances (records deleted meanwhile are left out)."""
-    from vectorhouse.engine.engine import QueryRows
-
-    wanted = sorted({int(x) for labels, _ in ranked for x in labels})
     with engine.lock:
         engine._check_open()
         with engine.store.tx.snapshot():
             # The configuration is read (and decoded) only when vectors are wanted.
             dimension = engine.collection_by_id(cid).dimension if "embeddings" in include else 0
-            fetched = engine.store.read(
-                cid,
-                dimension=dimension,
-                rowids=wanted,
-                documents="documents" in include,
-                metadatas="metadatas" in include,
-                embeddings="embeddings" in include,
-            )
-    position = {r: i for i, r in enumerate(fetched.rowids)}
-    out = []
-    for labels, scores in ranked:
-        keep = [
-            (position[int(x)], float(s))
-            for x, s in zip(labels, scores, strict=True)
-            if int(x) in position
-        ]
-        out.append(QueryRows(_take(fetched, [p for p, _ in keep]), [s for _, s in keep]))
-    return out
-
-
-def _take(rows: RecordRows, positions: Sequence[int]) -> RecordRows:
-    return RecordRows(
-        rowids=[rows.rowids[p] for p in positions],
-        ids=[rows.ids[p] for p in positions],
-        documents=None if rows.documents is None else [rows.documents[p] for p in positions],
-        metadatas=None if rows.metadatas is None else [rows.metadatas[p] for p in positions],
-        embeddings=None if rows.embeddings is None else rows.embeddings[list(positions)],
-    )
+            return engine.fetch_ranked(cid, dimension, ranked, include)

@@ -86,7 +86,11 @@ def match_expression(text: str) -> str | None:
     >>> match_expression("?!") is None
     True
     """
-    terms = query_terms(text)
+    return _any_of(query_terms(text))
+
+
+def _any_of(terms: Sequence[str]) -> str | None:
+    """The FTS5 query matching any of ``terms`` (None when there are none)."""
     if not terms:
         return None
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
@@ -182,7 +186,61 @@ def _folded(term: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def _informative_terms(conn: sqlite3.Connection, table: str, terms: list[str]) -> list[str]:
+class TermCounts:
+    """How many documents hold each query term, per lexical table, remembered while the
+    table is unchanged: looking a term up in ``fts5vocab`` reads its whole doclist,
+    which for the common words every query is checked for costs more than anything else
+    but the search itself.
+
+    An entry is valid for one version of the table: its ``averages`` record (document
+    and token counts) and its ``structure`` record (whose cookie FTS5 bumps on every
+    change to the index), plus the database's schema version (dropping and re-creating
+    the table changes it). Reads inside a write transaction do not use it: there FTS5
+    may hold changes it has not written to those records yet.
+
+    >>> counts = TermCounts(max_terms=2)
+    >>> counts.known("t", b"v1"), counts.known("t", b"v1") is counts.known("t", b"v1")
+    ({}, True)
+    >>> counts.known("t", b"v1")["a"] = 3; counts.known("t", b"v2")
+    {}
+    """
+
+    def __init__(self, max_terms: int = 20_000, max_tables: int = 64) -> None:
+        self.max_terms = max_terms
+        self.max_tables = max_tables
+        self._tables: dict[str, tuple[bytes, dict[str, int]]] = {}
+
+    def known(self, table: str, version: bytes) -> dict[str, int]:
+        """The counts remembered for ``table`` at ``version`` (a dict to add to)."""
+        entry = self._tables.pop(table, None)  # re-inserted last: most recently used
+        if entry is None or entry[0] != version or len(entry[1]) > self.max_terms:
+            entry = (version, {})
+        self._tables[table] = entry
+        while len(self._tables) > self.max_tables:
+            del self._tables[next(iter(self._tables))]
+        return entry[1]
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._tables.clear()
+
+
+def _version(conn: sqlite3.Connection, table: str) -> tuple[bytes, int]:
+    """The table's version for :class:`TermCounts` and its document count."""
+    averages, structure, schema = conn.execute(
+        f"SELECT (SELECT block FROM {table}_data WHERE id = 1),"
+        f" (SELECT block FROM {table}_data WHERE id = 10), schema_version"
+        " FROM pragma_schema_version"
+    ).fetchone()
+    averages = bytes(averages or b"")
+    structure = bytes(structure or b"")
+    version = b"%d:%d:" % (schema, len(averages)) + averages + structure
+    return version, _varint(averages) if averages else 0
+
+
+def _informative_terms(
+    conn: sqlite3.Connection, table: str, terms: list[str], counts: TermCounts | None = None
+) -> list[str]:
     """The query terms less those found in more than half of the documents.
 
     FTS5 floors such a term's BM25 weight (idf) at 1e-6, so it barely moves a score,
@@ -191,24 +249,39 @@ def _informative_terms(conn: sqlite3.Connection, table: str, terms: list[str]) -
     keeps the ranking of the other documents (their scores change by under 1e-6 per
     term) and drops only near-zero tails. A query with no other term keeps them all.
     On a stemmed table the unstemmed word is looked up, so a term whose stem differs
-    is simply kept.
+    is simply kept. ``counts``, when given, remembers the terms' document counts.
     """
     if len(terms) < 2:
         return terms
-    vocab = f"temp.{table}_vocab"
     folded = [_folded(t) for t in terms]
-    sql = f"SELECT term, doc FROM {vocab} WHERE term IN (SELECT value FROM json_each(?))"
-    try:
-        rows = conn.execute(sql, (dumps(folded),)).fetchall()
-    except (sqlite3.OperationalError, StorageError):  # no vocabulary view on this connection yet
-        conn.execute(f"CREATE VIRTUAL TABLE {vocab} USING fts5vocab(main, {table}, row)")
-        rows = conn.execute(sql, (dumps(folded),)).fetchall()
-    if not rows:
-        return terms
-    half = _row_count(conn, table) / 2
-    common = {term for term, doc in rows if doc > half}
+    if counts is None:
+        rows = dict(_vocabulary(conn, table, folded))
+        if not rows:
+            return terms
+        n_docs = _row_count(conn, table)
+    else:
+        version, n_docs = _version(conn, table)
+        known = counts.known(table, version)
+        missing = [f for f in dict.fromkeys(folded) if f not in known]
+        if missing:
+            found = dict(_vocabulary(conn, table, missing))
+            known.update({f: found.get(f, 0) for f in missing})
+        rows = {f: known[f] for f in folded}
+    half = n_docs / 2
+    common = {term for term, doc in rows.items() if doc > half}
     kept = [t for t, f in zip(terms, folded, strict=True) if f not in common]
     return kept or terms
+
+
+def _vocabulary(conn: sqlite3.Connection, table: str, folded: list[str]) -> list[tuple[str, int]]:
+    """``(term, documents)`` of those of the (folded) terms the table holds."""
+    vocab = f"temp.{table}_vocab"
+    sql = f"SELECT term, doc FROM {vocab} WHERE term IN (SELECT value FROM json_each(?))"
+    try:
+        return conn.execute(sql, (dumps(folded),)).fetchall()
+    except (sqlite3.OperationalError, StorageError):  # no vocabulary view on this connection yet
+        conn.execute(f"CREATE VIRTUAL TABLE {vocab} USING fts5vocab(main, {table}, row)")
+        return conn.execute(sql, (dumps(folded),)).fetchall()
 
 
 def _varint(data: bytes) -> int:
@@ -234,13 +307,16 @@ def search(
     k: int,
     node: Node | None = None,
     ids: Sequence[str] | None = None,
+    counts: TermCounts | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """The ``k`` best BM25 matches for ``text`` among the records passing the filter:
-    ``(rowids, scores)``, best first, scores as FTS5's ``bm25()`` (lower is better)."""
+    ``(rowids, scores)``, best first, scores as FTS5's ``bm25()`` (lower is better).
+    ``counts`` (outside write transactions only) remembers term document counts."""
     t = table_name(collection_id)
-    expr = match_expression(" ".join(_informative_terms(conn, t, query_terms(text))))
-    if expr is None or k <= 0:
+    terms = query_terms(text)
+    if not terms or k <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float64)
+    expr = _any_of(_informative_terms(conn, t, terms, counts))
     sql = f"SELECT f.rowid, bm25({t}) AS s FROM {t} f"
     args: list[Any] = [expr]
     conditions = [f"{t} MATCH ?"]

@@ -128,11 +128,27 @@ class Transactions:
         self.conn = conn
         self.lock = threading.RLock()
         self._depth = 0
+        self._writes = 0
 
     @property
     def active(self) -> bool:
         """Whether a transaction is open."""
         return self._depth > 0
+
+    @property
+    def writing(self) -> bool:
+        """Whether a write transaction (:meth:`atomic`) is open: reads inside it may see
+        changes not committed yet.
+
+        >>> tx = Transactions(open_connection(":memory:"))
+        >>> with tx.snapshot():
+        ...     reading = tx.writing
+        >>> with tx.atomic():
+        ...     writing = tx.writing
+        >>> reading, writing, tx.writing
+        (False, True, False)
+        """
+        return self._writes > 0
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -156,6 +172,16 @@ class Transactions:
     @contextlib.contextmanager
     def atomic(self) -> Iterator[None]:
         """Run the block in a transaction (or a savepoint inside one)."""
+        with self.lock:
+            self._writes += 1
+            try:
+                with self._atomic():
+                    yield
+            finally:
+                self._writes -= 1
+
+    @contextlib.contextmanager
+    def _atomic(self) -> Iterator[None]:
         with self.lock:
             depth = self._depth
             name = f"vh_sp_{depth}"
