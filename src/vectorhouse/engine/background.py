@@ -25,9 +25,11 @@ keeps serving, then swaps the new one in and catches it up like a loaded file.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -52,6 +54,17 @@ _LOCK_POLL_S = 0.1
 _IDLE_EXIT_S = 5.0
 """The thread ends after this long without work; the next :meth:`IndexWorker.wake`
 starts a new one (so idle clients hold no thread, and no engine alive)."""
+
+
+_WORKERS: weakref.WeakSet[IndexWorker] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_workers() -> None:
+    """At interpreter exit, let each background thread finish its step first: a thread
+    killed inside the graph library's parallel insert aborts the process."""
+    for worker in list(_WORKERS):
+        worker.stop(timeout=60.0)
 
 
 def merge(a: SearchResult, b: SearchResult, k: int) -> SearchResult:
@@ -80,6 +93,7 @@ class IndexWorker:
         self._last_step_s = 0.0
         self.busy = False
         """Whether a job is in progress (for :meth:`Engine.wait_for_index`)."""
+        _WORKERS.add(self)
 
     def wake(self) -> None:
         """Make sure the thread runs and looks for work."""

@@ -236,21 +236,12 @@ def _agreement(
     wrong = 0
     for start in range(0, len(expected), _BATCH):
         labels = expected[start : start + _BATCH]
-        stored = engine.store.read(
-            row.id,
-            dimension=row.dimension,
-            rowids=labels.tolist(),
-            documents=False,
-            metadatas=False,
-            embeddings=True,
-        )
-        assert stored.embeddings is not None
-        found = np.asarray(stored.rowids, np.int64)
+        found, vectors = engine.store.vectors_of(row.id, row.dimension or 0, labels.tolist())
         in_tail = np.zeros(len(found), np.bool_) if tail is None else tail.contains(found)
         if (~in_tail).any():
-            wrong += vectors_differ(index, found[~in_tail], stored.embeddings[~in_tail])
+            wrong += vectors_differ(index, found[~in_tail], vectors[~in_tail])
         if tail is not None and in_tail.any():
-            wrong += vectors_differ(tail, found[in_tail], stored.embeddings[in_tail])
+            wrong += vectors_differ(tail, found[in_tail], vectors[in_tail])
     if wrong:
         return f"{wrong:,} vectors differ from the stored ones"
     return None

@@ -68,23 +68,14 @@ def graph_problem(
     labels = np.sort(labels)
     if len(labels) == 0:
         return None
-    rows = store.read(
-        row.id,
-        dimension=row.dimension,
-        rowids=labels.tolist(),
-        documents=False,
-        metadatas=False,
-        embeddings=True,
-    )
-    found = np.asarray(rows.rowids, dtype=np.int64)
+    found, vectors = store.vectors_of(row.id, row.dimension or 0, labels.tolist())
     if len(found) != len(labels):
         missing = np.setdiff1d(labels, found)
         return (
             f"{len(missing)} of {len(labels)} sampled labels point at records that do not"
             f" exist (e.g. {int(missing[0])})"
         )
-    assert rows.embeddings is not None
-    wrong = vectors_differ(index, found, rows.embeddings)
+    wrong = vectors_differ(index, found, vectors)
     if wrong:
         return f"{wrong} of {len(labels)} sampled vectors differ from the stored ones"
     return None

@@ -596,23 +596,14 @@ class Engine:
         if len(wanted) == 0:
             return found
         wanted = wanted[np.concatenate(([True], wanted[1:] != wanted[:-1]))]
-        rows = self.store.read(
-            row.id,
-            dimension=row.dimension,
-            rowids=wanted.tolist(),
-            documents=False,
-            metadatas=False,
-            embeddings=True,
-        )
-        assert rows.embeddings is not None
-        stored = np.asarray(rows.rowids, dtype=np.int64)
+        stored, vectors = self.store.vectors_of(row.id, row.dimension or 0, wanted.tolist())
         space = index_params(row).space
         labels, distances = [], []
         for query, candidates in zip(queries, found.labels, strict=True):
             pos = np.searchsorted(stored, candidates)
             pos[pos == len(stored)] = 0
             pos = pos[stored[pos] == candidates] if len(stored) else pos[:0]
-            best = exact_search(query[None, :], rows.embeddings[pos], stored[pos], k, space)
+            best = exact_search(query[None, :], vectors[pos], stored[pos], k, space)
             labels.append(best.labels[0])
             distances.append(best.distances[0])
         return SearchResult(labels, distances)
@@ -643,17 +634,10 @@ class Engine:
             block = state.flat.block(sel.rowids)
             self._selections.attach(sel, block)
             return block.search(queries, k)
-        rows = self.store.read(
-            row.id,
-            dimension=row.dimension,
-            rowids=None if allowed is None else allowed.tolist(),
-            documents=False,
-            metadatas=False,
-            embeddings=True,
+        labels, vectors = self.store.vectors_of(
+            row.id, row.dimension or 0, None if allowed is None else allowed.tolist()
         )
-        assert rows.embeddings is not None
-        labels = np.asarray(rows.rowids, dtype=np.int64)
-        block = ExactBlock.build(labels, rows.embeddings, state.index.params.space)
+        block = ExactBlock.build(labels, vectors, state.index.params.space)
         if sel is not None:
             self._selections.attach(sel, block)
         return block.search(queries, k)

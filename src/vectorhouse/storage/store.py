@@ -371,6 +371,22 @@ class Store:
             out.embeddings = blobs_to_array([r[col] for r in rows], dimension or 0)
         return out
 
+    def vectors_of(
+        self, collection_id: str, dimension: int, rowids: Sequence[int] | None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """``(rowids, vectors)`` of the records among ``rowids`` that exist (all records
+        when None), in rowid order."""
+        rows = self.read(
+            collection_id,
+            dimension=dimension,
+            rowids=rowids,
+            documents=False,
+            metadatas=False,
+            embeddings=True,
+        )
+        assert rows.embeddings is not None
+        return np.asarray(rows.rowids, dtype=np.int64), rows.embeddings
+
     def vectors_since(
         self, collection_id: str, seq: int, dim: int, batch: int = 50_000
     ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]:
