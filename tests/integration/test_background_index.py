@@ -257,4 +257,3 @@ def test_vectors_waiting_for_the_graph_stay_within_their_memory_budget(db_path: 
             assert state.tail is not None and len(state.tail) <= 1_000
             assert len(state.index) + len(state.tail) == start + 1_000
             _assert_exact(col, {i: truth[i] for i in range(start + 1_000)})
-
