@@ -48,7 +48,7 @@ from vectorhouse.errors import (
     DimensionMismatchError,
 )
 from vectorhouse.index.base import IndexParams, Labels, SearchResult
-from vectorhouse.index.flat import ExactBlock, FlatIndex, exact_search
+from vectorhouse.index.flat import ExactBlock, FlatIndex, exact_rank
 from vectorhouse.index.graph import GraphIndex
 from vectorhouse.storage.store import CollectionRow, RecordRows, Store
 
@@ -603,9 +603,9 @@ class Engine:
             pos = np.searchsorted(stored, candidates)
             pos[pos == len(stored)] = 0
             pos = pos[stored[pos] == candidates] if len(stored) else pos[:0]
-            best = exact_search(query[None, :], vectors[pos], stored[pos], k, space)
-            labels.append(best.labels[0])
-            distances.append(best.distances[0])
+            best, dist = exact_rank(query, vectors[pos], stored[pos], k, space)
+            labels.append(best)
+            distances.append(dist)
         return SearchResult(labels, distances)
 
     def _exact(

@@ -61,6 +61,27 @@ def exact_search(
     return ExactBlock.build(labels, vectors, space).search(queries, k)
 
 
+def exact_rank(
+    query: Vectors, vectors: Vectors, labels: Labels, k: int, space: str
+) -> tuple[Labels, Distances]:
+    """The ``k`` nearest of a few candidates to one query, with the distances exact
+    search gives them (float64, from the vectors), ties by smaller label.
+
+    >>> vecs = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]], np.float32)
+    >>> lab, dist = exact_rank(vecs[1], vecs, np.array([10, 11, 12]), 2, "l2")
+    >>> lab.tolist(), dist.tolist()
+    ([11, 10], [0.0, 1.0])
+    """
+    if len(labels) == 0:
+        return _EMPTY_LABELS.copy(), _EMPTY_DISTANCES.copy()
+    if space == "cosine":
+        query = normalize_rows(query[None, :])[0]
+        vectors = normalize_rows(vectors)
+    dist = _exact_distances(query, vectors, space)
+    order = np.lexsort((labels, dist))[:k]
+    return np.asarray(labels[order], np.int64), dist[order].astype(np.float32)
+
+
 class ExactBlock:
     """Candidates prepared once (normalised for cosine, squared norms computed) so that
     repeated exact searches over the same set skip that work.
