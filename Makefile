@@ -18,13 +18,13 @@ demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
 test: $(STAMP)
-	$(BIN)/python -m ruff check src tests examples
+	$(BIN)/python -m ruff check src tests examples benchmarks
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/python -m ruff check src tests examples
-	$(BIN)/python -m ruff format --check src tests examples
+	$(BIN)/python -m ruff check src tests examples benchmarks
+	$(BIN)/python -m ruff format --check src tests examples benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/python -m mypy

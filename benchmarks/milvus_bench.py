@@ -16,6 +16,7 @@ It writes benchmarks/results/milvus-<n>.json and regenerates RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import shutil
@@ -136,10 +137,8 @@ def main() -> None:
         with vectorhouse.MilvusClient(uri=uri) as client:
             client.settings = vectorhouse.Settings(allow_reset=True)
             if args.uri:
-                try:
+                with contextlib.suppress(vectorhouse.CollectionNotFoundError):
                     client.delete_collection("bench")
-                except vectorhouse.CollectionNotFoundError:
-                    pass
             runs["milvus"] = run("milvus", client, data, info, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
