@@ -197,22 +197,17 @@ class IndexWorker:
 
     def _drain_step(self, cid: str, state: IndexState) -> None:
         """Under the lock: move up to one step's worth of the tail into the graph."""
-        tail = state.tail
-        assert tail is not None
-        labels = tail.labels()[: self._step]
+        assert state.tail is not None
+        moved = min(self._step, len(state.tail))
         started = time.perf_counter()
-        state.index.add(labels, tail.get_vectors(labels))
+        state.drain(keep=len(state.tail) - moved)
         elapsed = time.perf_counter() - started
-        tail.remove(labels)
-        state.unsaved += len(labels)
-        if len(tail) == 0:
-            state.tail = None
-            state.watermark = state.through
+        if state.tail is None:
             self.engine._save_if_due(cid)
         # Size the next step to take about _STEP_S at this step's rate (an update in
         # place costs several times a new insert), growing at most twofold.
         self._last_step_s = elapsed
-        fit = int(_STEP_S * len(labels) / max(elapsed, 1e-6))
+        fit = int(_STEP_S * max(moved, 1) / max(elapsed, 1e-6))
         self._step = max(_MIN_STEP, min(_MAX_STEP, fit, 2 * self._step))
 
     def _rebuild(self, cid: str, old: IndexState) -> None:

@@ -595,6 +595,8 @@ class Engine:
         wanted = np.sort(np.concatenate([*found.labels, np.empty(0, np.int64)]))
         if len(wanted) == 0:
             return found
+        # Unique by hand: np.unique's first call imports a numpy submodule (~17 ms),
+        # paid by the first query after a reopen.
         wanted = wanted[np.concatenate(([True], wanted[1:] != wanted[:-1]))]
         stored, vectors = self.store.vectors_of(row.id, row.dimension or 0, wanted.tolist())
         space = index_params(row).space
@@ -767,7 +769,6 @@ class Engine:
         )
 
     def _load_or_new(self, row: CollectionRow, params: IndexParams) -> IndexState:
-        count: int | None = None
         if self.files is not None:
             loaded = self.files.load(Expected(self.files.database_id, row.id, params, row.last_seq))
             if loaded.index is not None:
@@ -778,16 +779,13 @@ class Engine:
                 return IndexState(
                     loaded.index, watermark=loaded.watermark, small=small, from_file=True
                 )
-            count = self.store.count(row.id)
-            if count > 0:
+            if self.store.count(row.id) > 0:
                 log.warning(
                     "no usable index file for collection %r (%s); rebuilding it from storage",
                     row.name,
                     loaded.problem or "there is none",
                 )
-        if count is None:
-            count = self.store.count(row.id)
-        return self._new_state(params, 0, with_copy=count <= self.settings.exact_copy_max_vectors)
+        return self._new_state(params, 0, with_copy=self._small(row.id))
 
     def _catch_up(self, row: CollectionRow, state: IndexState) -> None:
         """Bring ``state`` up to ``row.last_seq``: a few vectors go into the graph at

@@ -15,12 +15,12 @@ is not ahead of the collection's latest write (a database restored from an older
 backup); anything else, including a manifest that is not a JSON object of that shape,
 makes the engine rebuild from storage.
 
-Opening checks the size and the sampled CRC (a few hundred KiB read, whatever the
-file's size), so that a graph opens in milliseconds as a memory-mapped view; the whole
-file's CRC is checked by :meth:`IndexFiles.inspect` (``vectorhouse check``) and by
-:func:`verify_full` off the query path. A graph damaged where the sample does not look
-cannot return a wrong answer meanwhile: the engine re-ranks every graph result with the
-float32 vectors in SQLite and searches exactly whenever the graph comes back short.
+Opening checks the size and :func:`sample_checksum` (the headers and links in full, the
+vectors in samples: about a tenth of the file), so that a graph opens in milliseconds as
+a memory-mapped view; the whole file's CRC is checked by :meth:`IndexFiles.inspect`
+(``vectorhouse check``). A vector damaged where the sample does not look cannot give a
+wrong answer: the engine re-ranks every graph result with the float32 vectors in SQLite
+and searches exactly whenever the graph comes back short.
 
     >>> import tempfile
     >>> files = IndexFiles(Path(tempfile.mkdtemp()))
@@ -320,26 +320,6 @@ def check_manifest(
     if sample_checksum(graph) != sampled or (full and file_checksum(graph) != checksum):
         return "graph file's checksum differs from its manifest (the file was altered)"
     return None
-
-
-def verify_full(graph: Path, manifest: Path) -> str | None:
-    """Why ``graph`` does not have the whole-file checksum its ``manifest`` records, or
-    None when it does (or the manifest is gone: a newer generation replaced it).
-
-    >>> import tempfile
-    >>> folder = Path(tempfile.mkdtemp())
-    >>> verify_full(folder / "g", folder / "m") is None
-    True
-    """
-    try:
-        meta = read_manifest(manifest)
-        if not isinstance(meta, dict) or file_checksum(graph) == meta.get("checksum"):
-            return None
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        return str(exc)
-    return "graph file's checksum differs from its manifest (the file was altered)"
 
 
 def sample_checksum(path: Path) -> str:
