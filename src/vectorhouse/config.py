@@ -84,6 +84,7 @@ class Settings:
         known = {f.name for f in fields(self)}
         for key, value in kwargs.items():
             if key in known:
+                _check_setting(key, value, _FIELD_TYPES[key])
                 object.__setattr__(self, key, value)
             elif key not in _IGNORED_CHROMA_SETTINGS:
                 raise InvalidArgumentError(
@@ -100,6 +101,42 @@ class Settings:
         True
         """
         return replace(self, **changes)
+
+
+_FIELD_TYPES: dict[str, str] = {}
+_MAX_INT = 2**63 - 1
+
+
+def _check_setting(name: str, value: Any, kind: str) -> None:
+    """Raise ``InvalidArgumentError`` unless ``value`` fits a setting of type ``kind``:
+    booleans are ``bool``, numbers are non-negative (integers within 64 bits, floats
+    finite), so that a wrong setting fails here and not inside a later call.
+
+    >>> _check_setting("index_background", 1, "bool")
+    Traceback (most recent call last):
+    ...
+    vectorhouse.errors.InvalidArgumentError: setting 'index_background' must be True or False; got 1
+    """
+    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+    if kind == "bool" and not isinstance(value, bool):
+        raise InvalidArgumentError(f"setting {name!r} must be True or False; got {shown}")
+    if kind == "int" and (
+        isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_INT
+    ):
+        raise InvalidArgumentError(
+            f"setting {name!r} must be an integer from 0 to {_MAX_INT}; got {shown}"
+        )
+    if kind == "float" and (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 <= value < float("inf")
+    ):
+        raise InvalidArgumentError(
+            f"setting {name!r} must be a finite number of at least 0; got {shown}"
+        )
+
+
+_FIELD_TYPES.update({f.name: str(f.type) for f in fields(Settings)})
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
