@@ -158,7 +158,8 @@ def test_vectors_altered_inside_the_graph_are_not_used(
     col = client.get_collection("docs")
     col.count()
     engine = client._engine
-    state = engine._synced_state(engine.collection_by_id(str(col.id)))
+    with engine.lock.exclusively():
+        state = engine._synced_state(engine.collection_by_id(str(col.id)))
     assert state is not None and engine.files is not None
     # Change 7 vectors in the graph only, and save it with a manifest that is right in
     # every other respect (identity, size, checksum).

@@ -105,8 +105,12 @@ def work(col: vectorhouse.Collection, me: int, model: Model, stop_at: float) -> 
 
 def test_sixteen_threads_sharing_one_client_for_30_s_match_their_models(tmp_path: Path) -> None:
     path = tmp_path / "db"
+    # Exact search up to 20,000 candidates: the queries are checked against brute force,
+    # and the run makes about 5,000 records (more as the engine gets faster), past the
+    # default 5,000 where the approximate graph would answer.
     client = vectorhouse.PersistentClient(
-        path=path, settings=vectorhouse.Settings(index_save_every=500)
+        path=path,
+        settings=vectorhouse.Settings(index_save_every=500, exact_search_max_candidates=20_000),
     )
     col = client.create_collection(NAME, embedding_function=None)
     models: list[Model] = [{} for _ in range(THREADS)]

@@ -6,10 +6,10 @@ the query itself (``Settings.index_tail_inline_max``), it takes them out of the 
 in-memory index that every query searches beside the graph, merging the two results
 (:func:`merge`). So results are complete and exact for the tail at every moment. One
 background thread per client (:class:`IndexWorker`) moves the tail into the graph a few
-hundred vectors at a time, holding the engine's lock only for each small step, and
-advances the index's watermark once the tail is empty. A crash at any point loses only
-memory: the saved graph's watermark is never past what the graph holds, and the tail
-is read from SQLite again on the next open.
+hundred vectors at a time, holding the engine's lock (exclusive of readers too) only
+for each small step, and advances the index's watermark once the tail is empty. A
+crash at any point loses only memory: the saved graph's watermark is never past what
+the graph holds, and the tail is read from SQLite again on the next open.
 
 A graph whose deleted slots pass ``Settings.index_rebuild_deleted_fraction`` is rebuilt
 by the same thread: it reads the records from SQLite in batches (under the lock, one
@@ -143,6 +143,8 @@ class IndexWorker:
                 if self._stopped or self.engine.closed:
                     lock.release()
                     return False
+                # Each step changes the index: readers wait for it (and it for them).
+                lock.exclusive.acquire_exclusive()
                 return True
         return False
 

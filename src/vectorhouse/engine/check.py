@@ -124,7 +124,7 @@ FULL_TEXT_CHECKS: list[FullTextCheck] = [
 
 def run_check(engine: Engine, *, repair: bool = False) -> CheckReport:
     """Run every check (and repair what can be repaired) under the engine's lock."""
-    with engine.lock:
+    with engine.lock.exclusively():
         engine._check_open()
         findings = [_sqlite(engine)]
         if findings[0].ok:

@@ -1,7 +1,10 @@
 """The engine: the only code that touches both storage and the index.
 
-Writes go to SQLite in one transaction, then to the in-memory index. Reads first bring
-the index up to the latest committed write (this process's or another's), then plan:
+Writes go to SQLite in one transaction, then to the in-memory index. Reads run in
+parallel with each other and with a write in progress, each on its thread's own SQLite
+connection in one snapshot (see :mod:`vectorhouse.engine.locks` for how the snapshot
+and the in-memory index are kept in step). A read that finds the index behind its
+snapshot (another process wrote) brings it up to date first, then plans:
 exact search over a small filtered candidate set (or a repeated filter's cached block of
 candidates, see :mod:`vectorhouse.engine.selection`), the HNSW graph otherwise, with an
 exact fallback whenever the graph returns fewer results than exist.
@@ -24,10 +27,10 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +41,7 @@ from vectorhouse.engine.background import IndexWorker, merge
 from vectorhouse.engine.consistency import graph_problem
 from vectorhouse.engine.existing_ids import ids_to_add
 from vectorhouse.engine.index_files import ADD_THREADS, Expected, IndexFiles
+from vectorhouse.engine.locks import SharedExclusive, WriterLock
 from vectorhouse.engine.models import ModelRecords
 from vectorhouse.engine.selection import Selection, SelectionCache
 from vectorhouse.engine.state import IndexState
@@ -65,6 +69,19 @@ def _not_found(name: str) -> str:
 
 Node = Any  # a parsed filter
 Metadata = Mapping[str, Any]
+T = TypeVar("T")
+
+_READ_TRIES = 3
+"""Parallel attempts of a read whose index keeps falling behind its snapshot (other
+processes writing) before it runs under the writer's lock."""
+
+
+class _Stale(Exception):
+    """A parallel read found the index of collection ``cid`` behind its snapshot."""
+
+    def __init__(self, cid: str) -> None:
+        super().__init__(cid)
+        self.cid = cid
 
 
 @dataclass
@@ -114,12 +131,18 @@ class Engine:
         self.settings = settings or Settings()
         self.files = IndexFiles(index_dir, store.database_id()) if index_dir is not None else None
         self._save_warned: set[str] = set()
-        self.lock: threading.RLock = store.tx.lock
+        self._rw = SharedExclusive()
+        self.lock = WriterLock(store.tx.lock, self._rw)
+        """One writer at a time; changing the in-memory index also excludes readers."""
+        store.tx.before_commit = self._before_commit
+        self._reads = threading.local()  # .mode: None, "parallel" or "locked"
+        self._lazy = threading.Lock()  # parallel readers making a collection's exact copy
         self._indexes: dict[str, IndexState] = {}
         self._selections = SelectionCache(
             max_entries=32, max_block_bytes=self.settings.exact_cache_max_bytes
         )
         self.term_counts = lexical.TermCounts()  # BM25 query terms' document counts
+        self.lexical_ready: set[str] = set()  # collections whose BM25 table exists
         self.closed = False
         self.models = ModelRecords(self)
         self._worker = IndexWorker(self)
@@ -130,9 +153,85 @@ class Engine:
         if self.closed:
             raise ClientClosedError("this client was closed; open a new one")
 
+    def _before_commit(self) -> None:
+        # A writer's commit and its index update happen while no read runs.
+        if self.lock.held():
+            self._rw.acquire_exclusive()
+
+    def _exclusive(self) -> None:
+        """Inside the writer's lock: exclude readers too, before changing index state."""
+        assert self.lock.held() and self._reads.__dict__.get("mode") != "parallel"
+        self._rw.acquire_exclusive()
+
+    def _read(self, fn: Callable[[], T], *, index: bool = False) -> T:
+        """Run ``fn`` in one snapshot: in parallel with other reads and with a write in
+        progress, on this thread's read connection, when the database is a file; under
+        the writer's lock otherwise (an in-memory database, or a thread that is the
+        writer). ``index``: ``fn`` uses the in-memory index (:meth:`_read_state`).
+        Nested reads join the outer one's snapshot."""
+        local = self._reads
+        if getattr(local, "mode", None) is not None:
+            return fn()
+        if self.store.parallel_reads and not self.lock.held():
+            for _ in range(_READ_TRIES):
+                try:
+                    with self._rw.shared():
+                        self._check_open()
+                        local.mode = "parallel"
+                        try:
+                            with self.store.reading():
+                                return fn()
+                        finally:
+                            local.mode = None
+                except _Stale as stale:
+                    self._sync_collection(stale.cid)
+        with self.lock:
+            if index:
+                self._exclusive()
+            self._check_open()
+            local.mode = "locked"
+            try:
+                with self.store.tx.snapshot():
+                    return fn()
+            finally:
+                local.mode = None
+
+    def _sync_collection(self, cid: str) -> None:
+        """Bring a collection's in-memory index up to the latest commit."""
+        with self.lock:
+            self._exclusive()
+            self._check_open()
+            with self.store.tx.snapshot():
+                row = self.store.collection_by_id(cid)
+                if row is not None:
+                    self._synced_state(row)
+
+    def _read_state(self, row: CollectionRow) -> IndexState | None:
+        """Inside :meth:`_read` (``index=True``): the collection's index, which reflects
+        exactly the snapshot being read. A parallel read only uses it as it is; when it
+        is missing or behind, the read starts again after :meth:`_sync_collection`."""
+        if getattr(self._reads, "mode", None) != "parallel":
+            return self._synced_state(row)
+        if row.dimension is None:
+            return None
+        state = self._indexes.get(row.id)
+        if (
+            state is None
+            or state.from_file
+            or state.synced != row.last_seq
+            or state.index.params != index_params(row)
+        ):
+            raise _Stale(row.id)
+        if state.index.deleted_fraction > self.settings.index_rebuild_deleted_fraction:
+            if not self.settings.index_background:
+                raise _Stale(row.id)
+            self._worker.wake()
+        return state
+
     def flush(self) -> None:
         """Save every index that has unsaved changes (persistent databases only)."""
         with self.lock:
+            self._exclusive()
             for cid in list(self._indexes):
                 self._save(cid)
 
@@ -141,6 +240,7 @@ class Engine:
         the database. Closing twice is harmless."""
         self._worker.stop()
         with self.lock:
+            self._exclusive()  # reads in progress finish first
             if self.closed:
                 return
             try:
@@ -185,33 +285,34 @@ class Engine:
 
     def get_collection(self, name: str) -> CollectionRow:
         """The collection called ``name``; raises ``CollectionNotFoundError``."""
-        with self.lock:
-            self._check_open()
+
+        def read() -> CollectionRow:
             row = self.store.collection_by_name(name)
             if row is None:
                 raise CollectionNotFoundError(_not_found(name))
             return row
 
+        return self._read(read)
+
     def collection_by_id(self, cid: str) -> CollectionRow:
         """The collection with id ``cid``; raises ``CollectionNotFoundError``."""
-        with self.lock:
-            self._check_open()
-            row = self.store.collection_by_id(cid)
-            if row is None:
-                raise CollectionNotFoundError(f"Collection [{cid}] does not exist (it was deleted)")
-            return row
+        if getattr(self._reads, "mode", None) is not None or self.lock.held():
+            return self._collection(cid)  # inside a read or a write already
+        return self._read(lambda: self._collection(cid))
+
+    def _collection(self, cid: str) -> CollectionRow:
+        row = self.store.collection_by_id(cid)
+        if row is None:
+            raise CollectionNotFoundError(f"Collection [{cid}] does not exist (it was deleted)")
+        return row
 
     def list_collections(self, limit: int | None = None, offset: int = 0) -> list[str]:
         """Collection names, oldest first."""
-        with self.lock:
-            self._check_open()
-            return self.store.collection_names(limit, offset)
+        return self._read(lambda: self.store.collection_names(limit, offset))
 
     def count_collections(self) -> int:
         """How many collections exist."""
-        with self.lock:
-            self._check_open()
-            return self.store.count_collections()
+        return self._read(self.store.count_collections)
 
     def delete_collection(self, name: str) -> None:
         """Delete a collection, its records and its index files."""
@@ -223,6 +324,7 @@ class Engine:
                     raise CollectionNotFoundError(_not_found(name))
                 lexical.drop(self.store.conn, row.id)
                 self.store.delete_collection(row.id)
+            self.lexical_ready.discard(row.id)
             self._indexes.pop(row.id, None)
             self._selections.forget(row.id)
             if self.files is not None:
@@ -438,10 +540,12 @@ class Engine:
 
     def count(self, cid: str) -> int:
         """The number of records in a collection."""
-        with self.lock:
-            self._check_open()
-            self.collection_by_id(cid)
+
+        def read() -> int:
+            self._collection(cid)
             return self.store.count(cid)
+
+        return self._read(read)
 
     def get(
         self,
@@ -455,21 +559,22 @@ class Engine:
     ) -> RecordRows:
         """Records selected by ids and/or a filter, in insertion order (as Chroma's
         ``get``, also when ``ids`` are given in another order)."""
-        with self.lock:
-            self._check_open()
-            with self.store.tx.snapshot():
-                row = self.collection_by_id(cid)
-                return self.store.read(
-                    cid,
-                    dimension=row.dimension,
-                    ids=ids,
-                    node=node,
-                    limit=limit,
-                    offset=offset,
-                    documents="documents" in include,
-                    metadatas="metadatas" in include,
-                    embeddings="embeddings" in include,
-                )
+
+        def read() -> RecordRows:
+            row = self._collection(cid)
+            return self.store.read(
+                cid,
+                dimension=row.dimension,
+                ids=ids,
+                node=node,
+                limit=limit,
+                offset=offset,
+                documents="documents" in include,
+                metadatas="metadatas" in include,
+                embeddings="embeddings" in include,
+            )
+
+        return self._read(read)
 
     def query(
         self,
@@ -481,20 +586,21 @@ class Engine:
         ids: Sequence[str] | None = None,
     ) -> list[QueryRows]:
         """The nearest records to each query vector, among those matching the filter."""
-        with self.lock:
-            self._check_open()
-            with self.store.tx.snapshot():
-                row = self._query_row(cid, queries)
-                state = self._synced_state(row)
-                if state is None:
-                    return [QueryRows(_empty_rows(include)) for _ in range(len(queries))]
-                result = self._search(row, state, queries, n_results, node, ids)
-                ranked = list(zip(result.labels, result.distances, strict=True))
-                return self.fetch_ranked(cid, row.dimension, ranked, include)
+
+        def read() -> list[QueryRows]:
+            row = self._query_row(cid, queries)
+            state = self._read_state(row)
+            if state is None:
+                return [QueryRows(_empty_rows(include)) for _ in range(len(queries))]
+            result = self._search(row, state, queries, n_results, node, ids)
+            ranked = list(zip(result.labels, result.distances, strict=True))
+            return self.fetch_ranked(cid, row.dimension, ranked, include)
+
+        return self._read(read, index=True)
 
     def _query_row(self, cid: str, queries: npt.NDArray[np.float32]) -> CollectionRow:
         """The collection, checked against the query vectors' dimension."""
-        row = self.collection_by_id(cid)
+        row = self._collection(cid)
         if row.dimension is not None and queries.shape[1] != row.dimension:
             raise DimensionMismatchError(
                 f"collection {row.name!r} holds {row.dimension}-dimensional"
@@ -625,11 +731,16 @@ class Engine:
         ``allowed``; the candidates gathered for it are kept as its block (budget
         permitting)."""
         if state.flat is None and state.small:
-            state.flat = FlatIndex(state.index.params)
-            for labels, vectors in self.store.vectors_since(row.id, 0, state.index.params.dim):
-                state.flat.add(labels, vectors)
-        if sel is not None and sel.block is not None:
-            return sel.block.search(queries, k)
+            with self._lazy:  # parallel readers: one makes it (from the same snapshot)
+                if state.flat is None and state.small:
+                    flat = FlatIndex(state.index.params)
+                    dim = state.index.params.dim
+                    for labels, vectors in self.store.vectors_since(row.id, 0, dim):
+                        flat.add(labels, vectors)
+                    state.flat = flat
+        cached = None if sel is None else sel.block  # read once: a reader may drop it
+        if cached is not None:
+            return cached.search(queries, k)
         if state.flat is not None:
             if sel is None:
                 return state.flat.search(queries, k, allowed)
@@ -665,6 +776,7 @@ class Engine:
         removed: Labels | None,
     ) -> None:
         """Apply a committed write to the loaded index, if there is one."""
+        self._exclusive()
         state = self._indexes.get(cid)
         if state is None:
             if row_before.dimension is not None:
@@ -715,6 +827,7 @@ class Engine:
 
     def _synced_state(self, row: CollectionRow) -> IndexState | None:
         """The collection's index, loaded or built, caught up to the latest write."""
+        self._exclusive()
         if row.dimension is None:
             return None
         params = index_params(row)

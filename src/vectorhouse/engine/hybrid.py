@@ -72,18 +72,21 @@ class Fusion:
 
 
 def ensure_lexical(engine: Engine, cid: str) -> None:
-    """Create the lexical table of a collection made before lexical search existed."""
+    """Create the lexical table of a collection made before lexical search existed.
+    (A table once seen is remembered: queries then need no writer's lock for this.)"""
     from vectorhouse.engine.engine import lexical_config
 
+    if cid in engine.lexical_ready:
+        return
     with engine.lock:
         engine._check_open()
         conn = engine.store.conn
-        if lexical.exists(conn, cid):
-            return
-        with engine.store.tx.atomic():
-            row = engine.collection_by_id(cid)
-            if not lexical.exists(conn, cid):
-                lexical.create(conn, cid, lexical_config(row.configuration))
+        if not lexical.exists(conn, cid):
+            with engine.store.tx.atomic():
+                row = engine.collection_by_id(cid)
+                if not lexical.exists(conn, cid):
+                    lexical.create(conn, cid, lexical_config(row.configuration))
+        engine.lexical_ready.add(cid)
 
 
 def rebuild_lexical(engine: Engine, cid: str) -> int:
@@ -102,11 +105,12 @@ def rebuild_lexical(engine: Engine, cid: str) -> int:
 def lexical_status(engine: Engine, cid: str) -> tuple[int, int]:
     """``(indexed, expected)``: documents in the lexical table and records with a
     document. They differ only if the table was damaged or is missing."""
-    with engine.lock:
-        engine._check_open()
-        with engine.store.tx.snapshot():
-            conn = engine.store.conn
-            return lexical.indexed_count(conn, cid), lexical.document_count(conn, cid)
+
+    def read() -> tuple[int, int]:
+        conn = engine.store.conn
+        return lexical.indexed_count(conn, cid), lexical.document_count(conn, cid)
+
+    return engine._read(read)
 
 
 def lexical_ranked(
@@ -119,12 +123,13 @@ def lexical_ranked(
 ) -> list[Ranked]:
     """Each text's ``k`` best BM25 matches among the records passing the filter."""
     ensure_lexical(engine, cid)
-    with engine.lock:
-        engine._check_open()
-        with engine.store.tx.snapshot():
-            # ensure_lexical found the table, so the collection exists.
-            conn, counts = engine.store.conn, _term_counts(engine)
-            return [lexical.search(conn, cid, t, k, node, ids, counts) for t in texts]
+
+    def read() -> list[Ranked]:
+        # ensure_lexical found the table, so the collection exists.
+        conn, counts = engine.store.conn, _term_counts(engine)
+        return [lexical.search(conn, cid, t, k, node, ids, counts) for t in texts]
+
+    return engine._read(read)
 
 
 def lexical_query(
@@ -147,18 +152,21 @@ def lexical_query(
     ['b']
     """
     ensure_lexical(engine, cid)
-    with engine.lock:
-        engine._check_open()
-        with engine.store.tx.snapshot():
-            conn, counts = engine.store.conn, _term_counts(engine)
-            ranked = [lexical.search(conn, cid, t, n_results, node, ids, counts) for t in texts]
-            return fetch_ranked(engine, cid, ranked, include)
+
+    def read() -> list[QueryRows]:
+        conn, counts = engine.store.conn, _term_counts(engine)
+        ranked = [lexical.search(conn, cid, t, n_results, node, ids, counts) for t in texts]
+        return fetch_ranked(engine, cid, ranked, include)
+
+    return engine._read(read)
 
 
 def _term_counts(engine: Engine) -> lexical.TermCounts | None:
-    """The engine's term counts, unless a write transaction is open (see
-    :class:`~vectorhouse.engine.lexical.TermCounts`)."""
-    return None if engine.store.tx.writing else engine.term_counts
+    """The engine's term counts, unless this read runs inside a write transaction (see
+    :class:`~vectorhouse.engine.lexical.TermCounts`); a read on its own connection
+    never does."""
+    store = engine.store
+    return None if store.conn is store.main and store.tx.writing else engine.term_counts
 
 
 def dense_ranked(
@@ -171,10 +179,10 @@ def dense_ranked(
 ) -> list[Ranked]:
     """Each query vector's ``k`` nearest records (distances as scores): the planner of
     ``Engine.query`` without reading the records."""
-    with engine.lock:
-        engine._check_open()
-        with engine.store.tx.snapshot():
-            return _dense(engine, engine._query_row(cid, queries), queries, k, node, ids)
+    return engine._read(
+        lambda: _dense(engine, engine._query_row(cid, queries), queries, k, node, ids),
+        index=True,
+    )
 
 
 def _dense(
@@ -185,8 +193,8 @@ def _dense(
     node: Node | None,
     ids: Sequence[str] | None,
 ) -> list[Ranked]:
-    """:func:`dense_ranked` inside the caller's lock and snapshot."""
-    state = engine._synced_state(row)
+    """:func:`dense_ranked` inside the caller's read (``Engine._read``)."""
+    state = engine._read_state(row)
     if state is None:
         return [(np.zeros(0, np.int64), np.zeros(0, np.float64)) for _ in queries]
     result = engine._search(row, state, queries, k, node, ids)
@@ -279,12 +287,13 @@ def hybrid_query(
     (['blue whale', 'red fox'], [-0.6, -0.4])
     """
     ensure_lexical(engine, cid)
-    with engine.lock:
-        engine._check_open()
-        with engine.store.tx.snapshot():
-            row = engine._query_row(cid, queries)
-            ranked = _hybrid(engine, row, queries, texts, n_results, node, ids, fusion)
-            return engine.fetch_ranked(row.id, row.dimension, ranked, include)
+
+    def read() -> list[QueryRows]:
+        row = engine._query_row(cid, queries)
+        ranked = _hybrid(engine, row, queries, texts, n_results, node, ids, fusion)
+        return engine.fetch_ranked(row.id, row.dimension, ranked, include)
+
+    return engine._read(read, index=True)
 
 
 def _hybrid(
@@ -297,8 +306,7 @@ def _hybrid(
     ids: Sequence[str] | None,
     fusion: Fusion,
 ) -> list[Ranked]:
-    """The fused rankings of :func:`hybrid_query`, inside the caller's lock and
-    snapshot."""
+    """The fused rankings of :func:`hybrid_query`, inside the caller's read."""
     depth = max(n_results, fusion.candidates)
     dense = _dense(engine, row, queries, depth, node, ids)
     conn, counts = engine.store.conn, _term_counts(engine)
@@ -319,9 +327,10 @@ def fetch_ranked(
 ) -> list[QueryRows]:
     """The records of ranked rowid lists, in their order, with their scores as
     distances (records deleted meanwhile are left out)."""
-    with engine.lock:
-        engine._check_open()
-        with engine.store.tx.snapshot():
-            # The configuration is read (and decoded) only when vectors are wanted.
-            dimension = engine.collection_by_id(cid).dimension if "embeddings" in include else 0
-            return engine.fetch_ranked(cid, dimension, ranked, include)
+
+    def read() -> list[QueryRows]:
+        # The configuration is read (and decoded) only when vectors are wanted.
+        dimension = engine._collection(cid).dimension if "embeddings" in include else 0
+        return engine.fetch_ranked(cid, dimension, ranked, include)
+
+    return engine._read(read)

@@ -25,6 +25,7 @@ tenant's records, one source, one category), so the cache pays off twice:
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -46,31 +47,39 @@ class Selection:
 
 
 class SelectionCache:
-    """An LRU map from :data:`Key` to :class:`Selection`, with a byte budget for blocks."""
+    """An LRU map from :data:`Key` to :class:`Selection`, with a byte budget for blocks;
+    safe to use from parallel readers."""
 
     def __init__(self, max_entries: int, max_block_bytes: int) -> None:
         self.max_entries = max_entries
         self.max_block_bytes = max_block_bytes
         self._entries: OrderedDict[Key, Selection] = OrderedDict()
         self._block_bytes = 0
+        self._lock = threading.Lock()
 
     def get(self, key: Key) -> Selection | None:
         """The cached selection of ``key`` (counting this use), or None."""
-        sel = self._entries.get(key)
-        if sel is not None:
-            self._entries.move_to_end(key)
-            sel.uses += 1
-        return sel
+        with self._lock:
+            sel = self._entries.get(key)
+            if sel is not None:
+                self._entries.move_to_end(key)
+                sel.uses += 1
+            return sel
 
     def put(self, key: Key, rowids: Labels) -> Selection:
-        """Cache a newly resolved filter; entries of older writes to the collection go."""
+        """Cache a newly resolved filter; entries of older writes to the collection go.
+        (Two readers resolving the same filter at once: the first one's entry stays.)"""
         cid, seq = key[0], key[1]
-        for old in [k for k in self._entries if k[0] == cid and k[1] < seq]:
-            self._drop(old)
-        sel = self._entries[key] = Selection(rowids)
-        while len(self._entries) > self.max_entries:
-            self._drop(next(iter(self._entries)))
-        return sel
+        with self._lock:
+            sel = self._entries.get(key)
+            if sel is not None:
+                return sel
+            for old in [k for k in self._entries if k[0] == cid and k[1] < seq]:
+                self._drop(old)
+            sel = self._entries[key] = Selection(rowids)
+            while len(self._entries) > self.max_entries:
+                self._drop(next(iter(self._entries)))
+            return sel
 
     def fits(self, nbytes: int) -> bool:
         """Whether a block of ``nbytes`` may be kept at all."""
@@ -78,21 +87,23 @@ class SelectionCache:
 
     def attach(self, sel: Selection, block: ExactBlock) -> None:
         """Keep ``block`` on ``sel``, dropping the least recently used blocks to make room."""
-        if sel.block is not None or not self.fits(block.nbytes):
-            return
-        for other in list(self._entries.values()):
-            if self._block_bytes + block.nbytes <= self.max_block_bytes:
-                break
-            if other.block is not None:
-                self._block_bytes -= other.block.nbytes
-                other.block = None
-        sel.block = block
-        self._block_bytes += block.nbytes
+        with self._lock:
+            if sel.block is not None or not self.fits(block.nbytes):
+                return
+            for other in list(self._entries.values()):
+                if self._block_bytes + block.nbytes <= self.max_block_bytes:
+                    break
+                if other.block is not None:
+                    self._block_bytes -= other.block.nbytes
+                    other.block = None
+            sel.block = block
+            self._block_bytes += block.nbytes
 
     def forget(self, cid: str) -> None:
         """Drop every entry of collection ``cid`` (deleted)."""
-        for key in [k for k in self._entries if k[0] == cid]:
-            self._drop(key)
+        with self._lock:
+            for key in [k for k in self._entries if k[0] == cid]:
+                self._drop(key)
 
     @property
     def block_bytes(self) -> int:

@@ -25,6 +25,7 @@ maps it; the engine has already compared its size and checksum with the manifest
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,8 @@ class GraphIndex:
         self._hidden_array: Labels = _EMPTY_LABELS
         self._tombstones = _tombstones
         self._graph = _new_graph(params) if _graph is None else _graph
+        self._search_lock = threading.Lock()
+        """Parallel searches set the graph's ``expansion_search`` before searching."""
 
     # -- state ----------------------------------------------------------------------
 
@@ -244,8 +247,10 @@ class GraphIndex:
             want = min(live, math.ceil(k * live / max(candidates, 1) * _OVERSAMPLE) + 16)
             want += len(self._hidden)
         want = min(want, len(self._graph))
-        self._graph.expansion_search = max(self.params.ef_search, want)  # type: ignore[misc]
-        found = self._graph.search(queries, want, threads=1)
+        graph = self._graph
+        with self._search_lock:
+            graph.expansion_search = max(self.params.ef_search, want)  # type: ignore[misc]
+            found = graph.search(queries, want, threads=1)
         keys = np.atleast_2d(found.keys).astype(np.int64)
         dist = np.atleast_2d(found.distances).astype(np.float32)
         counts = np.atleast_1d(np.asarray(getattr(found, "counts", keys.shape[1])))

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -78,6 +78,34 @@ def open_connection(path: str | Path, *, busy_timeout_s: float = 10.0) -> sqlite
     return conn
 
 
+def open_read_connection(path: str, *, busy_timeout_s: float = 10.0) -> sqlite3.Connection:
+    """A connection for reads (and the temporary tables they use) to a database that
+    :func:`open_connection` opened (and migrated) already: one per reading thread, so
+    that reads run in their own WAL snapshots beside each other and beside a write.
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "db.sqlite3")
+    >>> _ = open_connection(path)
+    >>> open_read_connection(path).execute("SELECT count(*) FROM collections").fetchone()
+    (0,)
+    """
+    try:
+        conn = sqlite3.connect(
+            path,
+            timeout=busy_timeout_s,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=TranslatingConnection,
+        )
+        assert isinstance(conn, TranslatingConnection)
+        conn.path = path
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        conn.execute("PRAGMA cache_size = -16384")
+    except sqlite3.Error as exc:
+        raise translate(exc, f"cannot open database {path}") from exc
+    return conn
+
+
 def _migrate(conn: sqlite3.Connection) -> None:
     if schema_version(conn) >= len(MIGRATIONS):
         return
@@ -129,6 +157,9 @@ class Transactions:
         self.lock = threading.RLock()
         self._depth = 0
         self._writes = 0
+        self.before_commit: Callable[[], None] | None = None
+        """Called right before the outermost COMMIT (the engine takes its exclusive
+        lock there, so that readers never see a commit the index has not got yet)."""
 
     @property
     def active(self) -> bool:
@@ -201,6 +232,8 @@ class Transactions:
                 raise
             self._depth -= 1
             try:
+                if depth == 0 and self.before_commit is not None:
+                    self.before_commit()
                 self.conn.execute("COMMIT" if depth == 0 else f"RELEASE {name}")
             except StorageError:
                 if depth == 0:

@@ -14,9 +14,12 @@ must run inside ``store.tx.atomic()``; the engine opens that transaction.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +29,7 @@ import numpy.typing as npt
 
 from vectorhouse.errors import StorageError
 from vectorhouse.filters.sql import register_functions
-from vectorhouse.storage.connection import Transactions
+from vectorhouse.storage.connection import Transactions, open_read_connection
 from vectorhouse.storage.filter_sets import filter_expression
 
 Node = Any  # a parsed filter (vectorhouse.filters.parse.Node)
@@ -154,16 +157,71 @@ def _typed(value: Any) -> tuple[Any, Any, Any]:
 
 
 class Store:
-    """Reads and writes of collections and records over one SQLite connection."""
+    """Reads and writes of collections and records over one SQLite connection, and
+    reads on a connection per thread (:meth:`reading`) when the database is a file."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+        self.main = conn
         self.tx = Transactions(conn)
         register_functions(conn)
+        path = str(getattr(conn, "path", ""))
+        self._path = None if path in ("", ":memory:") else path
+        self._bound = threading.local()
+        self._readers: weakref.WeakSet[sqlite3.Connection] = weakref.WeakSet()
+        self._readers_lock = threading.Lock()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The connection this thread uses: its read connection inside :meth:`reading`,
+        else the main one (writes, and every read of an in-memory database)."""
+        bound: sqlite3.Connection | None = getattr(self._bound, "conn", None)
+        return self.main if bound is None else bound
+
+    @property
+    def parallel_reads(self) -> bool:
+        """Whether reads can run on their own connections (a database file)."""
+        return self._path is not None
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Run this thread's reads in one snapshot on its own read connection (opened
+        on first use, kept for the thread's life). Only for a database file.
+
+        >>> import tempfile, os
+        >>> from vectorhouse.storage.connection import open_connection
+        >>> store = Store(open_connection(os.path.join(tempfile.mkdtemp(), "d.sqlite3")))
+        >>> with store.reading():
+        ...     store.conn is store.main, store.count_collections()
+        (False, 0)
+        """
+        assert self._path is not None
+        conn: sqlite3.Connection | None = getattr(self._bound, "reader", None)
+        if conn is None:
+            conn = open_read_connection(self._path, busy_timeout_s=self._busy_timeout_s())
+            register_functions(conn)
+            self._bound.reader = conn
+            with self._readers_lock:
+                self._readers.add(conn)
+        conn.execute("BEGIN")
+        self._bound.conn = conn
+        try:
+            yield
+        finally:
+            self._bound.conn = None
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+
+    def _busy_timeout_s(self) -> float:
+        return int(self.main.execute("PRAGMA busy_timeout").fetchone()[0]) / 1000
 
     def close(self) -> None:
-        """Close the connection."""
-        self.conn.close()
+        """Close the connections (no read may be running)."""
+        with self._readers_lock:
+            readers = list(self._readers)
+            self._readers.clear()
+        for conn in readers:
+            conn.close()
+        self.main.close()
 
     def purge_log(self, busy_timeout_ms: int) -> None:
         """Best effort: fold the write-ahead log into the database and empty it, so text
