@@ -169,13 +169,14 @@ def wait_heartbeat(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 
 
 @contextmanager
 def start_server(
-    engine: str, chroma_python: Path | None
+    engine: str, chroma_python: Path | None, workers: int | None = None
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     with tempfile.TemporaryDirectory(prefix=f"load-{engine}-") as tmp:
         port = free_port()
         if engine == "vectorhouse":
             cmd = [sys.executable, "-m", "vectorhouse", "serve", "--path", f"{tmp}/db"]
             cmd += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
+            cmd += [] if workers is None else ["--workers", str(workers)]
         else:
             assert chroma_python is not None
             chroma = chroma_python.parent / "chroma"
@@ -197,9 +198,15 @@ def start_server(
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a process and its live children, e.g. the worker
+    processes of ``vectorhouse serve --workers N`` (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 # -- the workload ------------------------------------------------------------------------
@@ -346,7 +353,8 @@ def percentile(values: list[float], q: float) -> float | None:
 def run_engine(
     engine: str, args: argparse.Namespace, data: Data, chroma_python: Path | None
 ) -> dict[str, Any]:
-    with start_server(engine, chroma_python) as (port, proc):
+    workers = args.workers if engine == "vectorhouse" else None
+    with start_server(engine, chroma_python, workers) as (port, proc):
         t0 = time.perf_counter()
         base = asyncio.run(setup(port, data))
         setup_s = time.perf_counter() - t0
@@ -440,6 +448,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=60.0, help="seconds of load per server")
     p.add_argument("--preload", type=int, default=10_000, help="records stored before the load")
     p.add_argument("--engines", default="vectorhouse,chroma")
+    p.add_argument(
+        "--workers", type=int, default=None, help="vectorhouse serve --workers (default: its own)"
+    )
     p.add_argument("--chroma-venv", type=Path, default=DEFAULT_CHROMA_VENV)
     p.add_argument(
         "--out",
@@ -467,6 +478,7 @@ def main() -> None:
             "clients": args.clients,
             "duration_s": args.duration,
             "preload": args.preload,
+            "vectorhouse_workers": args.workers or "serve's default (one per core, at most 4)",
             "dimension": DIM,
             "mix_percent": dict(MIX),
             "embeddings": "precomputed seeded unit vectors sent as JSON; no model runs",

@@ -11,7 +11,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import multiprocessing
+import os
+import signal
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +59,88 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
+def default_workers() -> int:
+    """Worker processes when ``--workers`` is not given: one per CPU core, at most 4
+    (each holds its own copy of the indexes it serves in memory).
+
+    >>> 1 <= default_workers() <= 4
+    True
+    """
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def _make_app(options: dict[str, Any]) -> Any:
+    """The ASGI app of one server process, from the command's options."""
+    from vectorhouse.server.app import ServerConfig, create_app
+
+    return create_app(
+        ServerConfig(
+            path=options["path"],
+            token=options["token"],
+            max_body_bytes=options["max_body_bytes"],
+            cors_origins=options["cors_origin"],
+            models=dict(parse_model(spec) for spec in options["models"]),
+            read_only=options["read_only"],
+        )
+    )
+
+
+def _worker_main(sock: socket.socket, options: dict[str, Any], ready: str | None) -> None:
+    """One worker process of ``serve --workers N``: its own app (and database
+    connections) on the listening socket the parent bound."""
+    app = _make_app(options)
+    _run(app, sock, ready, options["log_level"], options["access_log"], options["grace_s"])
+
+
+def _run_workers(workers: int, sock: socket.socket, options: dict[str, Any], ready: str) -> None:
+    """Run ``workers`` processes serving the same socket (the kernel spreads the
+    connections) until SIGINT/SIGTERM; a worker that dies is started again. Each has its
+    own client on the database, which stays correct across processes."""
+    context = multiprocessing.get_context("spawn")
+    stopping = False
+
+    def start(number: int) -> multiprocessing.process.BaseProcess:
+        proc = context.Process(
+            target=_worker_main,
+            args=(sock, options, ready if number == 0 else None),
+            name=f"vectorhouse-serve-{number}",
+        )
+        proc.start()
+        return proc
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    procs = [start(number) for number in range(workers)]
+    try:
+        while not stopping:
+            for number, proc in enumerate(procs):
+                if not proc.is_alive() and not stopping:
+                    log.warning("worker %d exited (%s); starting it again", number, proc.exitcode)
+                    procs[number] = start(number)
+            time.sleep(0.2)
+    finally:
+        for proc in procs:
+            if proc.is_alive() and proc.pid is not None:
+                os.kill(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            proc.join(options["grace_s"] + 15)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _run(
-    app: Any, sock: socket.socket, ready: str, log_level: str, access_log: bool, grace_s: float
+    app: Any,
+    sock: socket.socket,
+    ready: str | None,
+    log_level: str,
+    access_log: bool,
+    grace_s: float,
 ) -> None:
     """Serve under uvicorn until SIGINT/SIGTERM, then finish requests in flight and run
     the app's shutdown (which saves every index)."""
@@ -65,7 +149,7 @@ def _run(
     class Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
-            if self.started:
+            if self.started and ready is not None:
                 click.echo(ready)
 
     vh_log = logging.getLogger("vectorhouse")
@@ -143,6 +227,12 @@ def _run(
     help="Refuse every request that would change the database (403), console included.",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Server processes on the one port and database (default: one per CPU core, at most 4).",
+)
+@click.option(
     "--graceful-timeout",
     type=click.FloatRange(0),
     default=10.0,
@@ -162,6 +252,7 @@ def serve(
     access_log: bool,
     graceful_timeout: float,
     read_only: bool,
+    workers: int | None,
 ) -> None:
     """Serve a database over HTTP: Chroma's REST API, OpenAI's embeddings API at /v1,
     and a web console at / to browse, search and map the collections.
@@ -173,26 +264,32 @@ def serve(
     \b
     Example:
       VH_TOKEN=s3cret vectorhouse serve --path ./vh_data --port 8000 --token-env VH_TOKEN
+
+    With several workers (--workers), each process has its own connections to the
+    database and its own copy of the indexes; writes made through one are seen by the
+    others at their next read.
     """
-    from vectorhouse.server.app import ServerConfig, create_app
     from vectorhouse.server.launch import bind_socket
     from vectorhouse.server.security import load_token
 
+    workers = default_workers() if workers is None else workers
     try:
         token = None
         if token_env is not None or token_file is not None:
             token = load_token(env=token_env, file=token_file)
-        served = dict(parse_model(spec) for spec in models)
-        app = create_app(
-            ServerConfig(
-                path=path,
-                token=token,
-                max_body_bytes=max_body_bytes,
-                cors_origins=cors_origin,
-                models=served,
-                read_only=read_only,
-            )
-        )
+        options: dict[str, Any] = {
+            "path": path,
+            "token": token,
+            "max_body_bytes": max_body_bytes,
+            "cors_origin": cors_origin,
+            "models": models,
+            "read_only": read_only,
+            "log_level": log_level,
+            "access_log": access_log,
+            "grace_s": graceful_timeout,
+        }
+        # Made here also with several workers, so that a bad option fails at once.
+        app = _make_app(options)
     except VectorhouseError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
@@ -207,5 +304,11 @@ def serve(
         )
     auth = "bearer token required" if token else "no auth"
     auth += ", read-only" if read_only else ""
+    auth += f", {workers} workers" if workers > 1 else ""
     ready = f"vectorhouse serving {path.resolve()} on http://{shown}:{bound} ({auth})"
-    _run(app, sock, ready, log_level, access_log, graceful_timeout)
+    if workers == 1:
+        _run(app, sock, ready, log_level, access_log, graceful_timeout)
+        return
+    del app  # each worker makes its own
+    sock.listen(2048)
+    _run_workers(workers, sock, options, ready)
