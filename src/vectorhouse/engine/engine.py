@@ -38,6 +38,7 @@ import numpy.typing as npt
 from vectorhouse.config import Settings
 from vectorhouse.engine import lexical
 from vectorhouse.engine.background import IndexWorker, merge
+from vectorhouse.engine.combine import QueryCombiner
 from vectorhouse.engine.consistency import graph_problem
 from vectorhouse.engine.existing_ids import ids_to_add
 from vectorhouse.engine.index_files import ADD_THREADS, Expected, IndexFiles
@@ -137,6 +138,7 @@ class Engine:
         store.tx.before_commit = self._before_commit
         self._reads = threading.local()  # .mode: None, "parallel" or "locked"
         self._lazy = threading.Lock()  # parallel readers making a collection's exact copy
+        self._combiner = QueryCombiner(self._combined_query)
         self._indexes: dict[str, IndexState] = {}
         self._selections = SelectionCache(
             max_entries=32, max_block_bytes=self.settings.exact_cache_max_bytes
@@ -585,8 +587,34 @@ class Engine:
         include: Sequence[str],
         ids: Sequence[str] | None = None,
     ) -> list[QueryRows]:
-        """The nearest records to each query vector, among those matching the filter."""
+        """The nearest records to each query vector, among those matching the filter.
 
+        One-vector queries from threads querying at the same moment are answered
+        together, in one snapshot (:mod:`vectorhouse.engine.combine`)."""
+        if (
+            len(queries) == 1
+            and self.store.parallel_reads
+            and getattr(self._reads, "mode", None) is None
+            and not self.lock.held()
+        ):
+            key = (cid, n_results, node, tuple(include), None if ids is None else tuple(ids))
+            rows: QueryRows = self._combiner.submit(key, queries[0])
+            return [rows]
+        return self._query(cid, queries, n_results, node, include, ids)
+
+    def _combined_query(self, key: Any, queries: npt.NDArray[np.float32]) -> list[QueryRows]:
+        cid, n_results, node, include, ids = key
+        return self._query(cid, queries, n_results, node, include, ids)
+
+    def _query(
+        self,
+        cid: str,
+        queries: npt.NDArray[np.float32],
+        n_results: int,
+        node: Node | None,
+        include: Sequence[str],
+        ids: Sequence[str] | None,
+    ) -> list[QueryRows]:
         def read() -> list[QueryRows]:
             row = self._query_row(cid, queries)
             state = self._read_state(row)

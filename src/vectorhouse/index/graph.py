@@ -250,7 +250,8 @@ class GraphIndex:
         graph = self._graph
         with self._search_lock:
             graph.expansion_search = max(self.params.ef_search, want)  # type: ignore[misc]
-            found = graph.search(queries, want, threads=1)
+            # A batch (queries combined from several threads) uses every core.
+            found = graph.search(queries, want, threads=0 if len(queries) >= 4 else 1)
         keys = np.atleast_2d(found.keys).astype(np.int64)
         dist = np.atleast_2d(found.distances).astype(np.float32)
         counts = np.atleast_1d(np.asarray(getattr(found, "counts", keys.shape[1])))
