@@ -461,13 +461,44 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
+def markdown(report: dict[str, Any], text_table: str, out_name: str) -> str:
+    """The RESULTS.md section of a run of both servers."""
+    s = report["settings"]
+    return "\n".join(
+        [
+            f"## HTTP load: {s['clients']} clients x {s['duration_s']:.0f} s,"
+            " vectorhouse serve against chroma run",
+            "",
+            f"- **Date**: {report['date']}; **git**: `{report['git']}`; **command**:"
+            f" `{report['command']}`",
+            f"- **Machine**: {report['machine']['cpu_model']}, {report['machine']['cores']}"
+            f" cores; `uptime` before: {report['uptime_start']}; after: {report['uptime_end']}",
+            f"- Mix {s['mix_percent']}; {s['preload']:,} records preloaded, {s['dimension']}-d"
+            f" vectors sent as JSON (no model runs); vectorhouse with --workers"
+            f" {s['vectorhouse_workers']}; chromadb {s['chroma_version']}.",
+            "",
+            "```",
+            text_table,
+            "",
+            "throughput vectorhouse / chroma:"
+            f" {report['ratio_throughput_vectorhouse_over_chroma']}x",
+            "```",
+            "",
+            f"Raw numbers: `benchmarks/results/{out_name}`.",
+            "",
+        ]
+    )
+
+
 def main() -> None:
     args = parse_args()
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     chroma_python = ensure_chroma_venv(args.chroma_venv) if "chroma" in engines else None
     data = Data.make(args.preload, pool=2000)
     log(f"load: {args.clients} clients x {args.duration:.0f} s per server, mix {dict(MIX)}")
+    uptime_start = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     results = {engine: run_engine(engine, args, data, chroma_python) for engine in engines}
+    uptime_end = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     report: dict[str, Any] = {
         "kind": "load",
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -478,12 +509,14 @@ def main() -> None:
             "clients": args.clients,
             "duration_s": args.duration,
             "preload": args.preload,
-            "vectorhouse_workers": args.workers or "serve's default (one per core, at most 4)",
+            "vectorhouse_workers": args.workers or 1,
             "dimension": DIM,
             "mix_percent": dict(MIX),
             "embeddings": "precomputed seeded unit vectors sent as JSON; no model runs",
             "chroma_version": CHROMA_VERSION,
         },
+        "uptime_start": uptime_start,
+        "uptime_end": uptime_end,
         "results": results,
     }
     if "vectorhouse" in results and "chroma" in results:
@@ -491,6 +524,8 @@ def main() -> None:
         report["ratio_throughput_vectorhouse_over_chroma"] = round(
             vh["throughput_ops_s"] / ch["throughput_ops_s"], 2
         )
+        out_name = f"load-{args.clients}x{args.duration:.0f}s.json"
+        report["section_md"] = markdown(report, table(results), out_name)
     out = args.out or HERE / "results" / f"load-{args.clients}x{args.duration:.0f}s.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

@@ -8,7 +8,6 @@ import httpx
 import numpy as np
 
 import vectorhouse
-from vectorhouse.cli.serve import default_workers
 from vectorhouse.server.launch import running_server
 
 
@@ -43,7 +42,3 @@ def test_two_workers_serve_one_database_and_see_each_others_writes(tmp_path: Pat
                 assert col.count() == 40
         assert httpx.get(server.url + "/api/v2/heartbeat").status_code == 200
     assert server.process.returncode == 0
-
-
-def test_the_default_is_one_worker_per_core_up_to_four() -> None:
-    assert default_workers() == max(1, min(__import__("os").cpu_count() or 1, 4))

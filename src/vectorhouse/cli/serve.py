@@ -59,16 +59,6 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def default_workers() -> int:
-    """Worker processes when ``--workers`` is not given: one per CPU core, at most 4
-    (each holds its own copy of the indexes it serves in memory).
-
-    >>> 1 <= default_workers() <= 4
-    True
-    """
-    return max(1, min(os.cpu_count() or 1, 4))
-
-
 def _make_app(options: dict[str, Any]) -> Any:
     """The ASGI app of one server process, from the command's options."""
     from vectorhouse.server.app import ServerConfig, create_app
@@ -229,8 +219,10 @@ def _run(
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
-    default=None,
-    help="Server processes on the one port and database (default: one per CPU core, at most 4).",
+    default=1,
+    show_default=True,
+    help="Server processes on the one port and database. Each keeps its own copy of the"
+    " indexes and inserts every write into it: more workers pay off for read-mostly loads.",
 )
 @click.option(
     "--graceful-timeout",
@@ -252,7 +244,7 @@ def serve(
     access_log: bool,
     graceful_timeout: float,
     read_only: bool,
-    workers: int | None,
+    workers: int,
 ) -> None:
     """Serve a database over HTTP: Chroma's REST API, OpenAI's embeddings API at /v1,
     and a web console at / to browse, search and map the collections.
@@ -272,7 +264,6 @@ def serve(
     from vectorhouse.server.launch import bind_socket
     from vectorhouse.server.security import load_token
 
-    workers = default_workers() if workers is None else workers
     try:
         token = None
         if token_env is not None or token_file is not None:

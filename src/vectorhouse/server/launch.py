@@ -133,15 +133,12 @@ def running_server(
     200
 
     ``token`` is handed to the server through an environment variable; ``args`` are
-    more ``vectorhouse serve`` options (one worker process unless they say
-    ``--workers``). The server's log goes to a temporary file
+    more ``vectorhouse serve`` options. The server's log goes to a temporary file
     (``server.log_tail()``).
     """
     environment = dict(os.environ if env is None else env)
     command = [sys.executable, "-m", "vectorhouse", "serve", "--path", str(path)]
     command += ["--host", host, "--port", "0", *args]
-    if "--workers" not in args:
-        command += ["--workers", "1"]
     if token is not None:
         environment["VECTORHOUSE_SERVER_TOKEN"] = token
         command += ["--token-env", "VECTORHOUSE_SERVER_TOKEN"]
