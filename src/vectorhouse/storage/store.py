@@ -166,6 +166,7 @@ class Store:
         register_functions(conn)
         path = str(getattr(conn, "path", ""))
         self._path = None if path in ("", ":memory:") else path
+        self._busy_timeout_s = int(conn.execute("PRAGMA busy_timeout").fetchone()[0]) / 1000
         self._bound = threading.local()
         self._readers: weakref.WeakSet[sqlite3.Connection] = weakref.WeakSet()
         self._readers_lock = threading.Lock()
@@ -197,7 +198,7 @@ class Store:
         assert self._path is not None
         conn: sqlite3.Connection | None = getattr(self._bound, "reader", None)
         if conn is None:
-            conn = open_read_connection(self._path, busy_timeout_s=self._busy_timeout_s())
+            conn = open_read_connection(self._path, busy_timeout_s=self._busy_timeout_s)
             register_functions(conn)
             self._bound.reader = conn
             with self._readers_lock:
@@ -210,9 +211,6 @@ class Store:
             self._bound.conn = None
             if conn.in_transaction:
                 conn.execute("COMMIT")
-
-    def _busy_timeout_s(self) -> float:
-        return int(self.main.execute("PRAGMA busy_timeout").fetchone()[0]) / 1000
 
     def close(self) -> None:
         """Close the connections (no read may be running)."""
