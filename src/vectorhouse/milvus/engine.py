@@ -24,6 +24,7 @@ first write recreates it (still empty) with the real dimension.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -147,28 +148,74 @@ class MilvusEngine:
         # and limits flush calls, so only a local file is flushed before a search.
         self._flush_before_search = "://" not in uri
         self._unflushed: set[str] = set()
-        self._client: Any = self._call(
-            lambda: pymilvus.MilvusClient(uri=uri, token=token, db_name=db_name, timeout=timeout)
+        self._connect: Callable[[], Any] = partial(
+            pymilvus.MilvusClient, uri=uri, token=token, db_name=db_name, timeout=timeout
         )
+        self._client: Any = None
+        self._client = self._call(self._connect)
 
     # -- errors, once -----------------------------------------------------------------
 
-    def _call(self, fn: Callable[[], T]) -> T:
-        """Run one pymilvus call, translating its errors into vectorhouse's tree."""
+    def _call(self, fn: Callable[[], T], *, idempotent: bool = True) -> T:
+        """Run one pymilvus call, translating its errors into vectorhouse's tree.
+
+        When the connection was lost (a dropped gRPC channel, a restarted server), it
+        connects again; an ``idempotent`` call is then tried once more, any other (an
+        insert, creating, renaming or dropping a collection) raises
+        ``ServerUnavailableError``, since it may or may not have been applied, and the
+        next call runs on the new connection."""
         try:
             return fn()
-        except VectorhouseError:
-            raise
         except self._pymilvus.exceptions.MilvusException as exc:
-            code = getattr(exc, "code", None)
             message = str(getattr(exc, "message", "") or exc)
-            if code == 2 or "Fail connecting" in message or "unavailable" in message.lower():
+            if not self._connection_lost(exc) or self._client is None or self.closed:
+                raise self._translate(exc) from exc
+            if not self._reconnect():
                 raise ServerUnavailableError(f"Milvus is not reachable: {message}") from exc
-            if code == 100 or "does not exist" in message or "not found" in message.lower():
-                raise CollectionNotFoundError(f"Milvus: {message}") from exc
-            raise StorageError(f"Milvus refused the request: {message}") from exc
+            if not idempotent:
+                raise ServerUnavailableError(
+                    f"the connection to Milvus was lost ({message}) and made again; this"
+                    " request may not have been applied: check, then retry it"
+                ) from exc
+            log.warning("the connection to Milvus was lost (%s); connected again", message)
         except (OSError, RuntimeError) as exc:
             raise StorageError(f"Milvus call failed: {exc}") from exc
+        try:
+            return fn()
+        except self._pymilvus.exceptions.MilvusException as exc:
+            raise self._translate(exc) from exc
+        except (OSError, RuntimeError) as exc:
+            raise StorageError(f"Milvus call failed: {exc}") from exc
+
+    def _connection_lost(self, exc: Exception) -> bool:
+        message = str(getattr(exc, "message", "") or exc).lower()
+        return getattr(exc, "code", None) == 2 or any(
+            sign in message
+            for sign in ("fail connecting", "unavailable", "should create connection first")
+        )
+
+    def _reconnect(self) -> bool:
+        """Replace the connection; whether the new one could be made."""
+        try:
+            fresh = self._connect()
+        except Exception:  # still unreachable: the caller reports it
+            log.debug("connecting to Milvus again failed", exc_info=True)
+            return False
+        with contextlib.suppress(Exception):
+            self._client.close()
+        self._client = fresh
+        self._loaded.clear()  # a restarted server has nothing loaded
+        return True
+
+    def _translate(self, exc: Exception) -> VectorhouseError:
+        """The vectorhouse error for a pymilvus exception."""
+        code = getattr(exc, "code", None)
+        message = str(getattr(exc, "message", "") or exc)
+        if self._connection_lost(exc):
+            return ServerUnavailableError(f"Milvus is not reachable: {message}")
+        if code == 100 or "does not exist" in message or "not found" in message.lower():
+            return CollectionNotFoundError(f"Milvus: {message}")
+        return StorageError(f"Milvus refused the request: {message}")
 
     def _check_open(self) -> None:
         if self.closed:
@@ -251,7 +298,8 @@ class MilvusEngine:
                 index_params=params,
                 properties=dict(props),
                 consistency_level="Strong",
-            )
+            ),
+            idempotent=False,
         )
         self._loaded.add(mname)
 
@@ -339,7 +387,7 @@ class MilvusEngine:
         with self.lock:
             row = self.get_collection(name)
             mname = self._mname(name)
-            self._call(lambda: self._client.drop_collection(mname))
+            self._call(lambda: self._client.drop_collection(mname), idempotent=False)
             self._by_id.pop(row.id, None)
             self._loaded.discard(mname)
 
@@ -359,7 +407,7 @@ class MilvusEngine:
                 target = self._mname(name)
                 if self._call(lambda: self._client.has_collection(target)):
                     raise CollectionExistsError(f"collection {name!r} already exists")
-                self._call(lambda: self._client.rename_collection(mname, target))
+                self._call(lambda: self._client.rename_collection(mname, target), idempotent=False)
                 mname = self._by_id[cid] = target
                 self._loaded.discard(mname)
             props: dict[str, str] = {}
@@ -407,7 +455,7 @@ class MilvusEngine:
         props["vectorhouse.dimension"] = str(dim)
         if dim != PLACEHOLDER_DIM:
             # Still empty: recreate it with the real dimension.
-            self._call(lambda: self._client.drop_collection(mname))
+            self._call(lambda: self._client.drop_collection(mname), idempotent=False)
             self._loaded.discard(mname)
             self._create(mname, dim, props)
         else:
@@ -513,7 +561,7 @@ class MilvusEngine:
         if upsert:
             self._call(lambda: self._client.upsert(mname, batch))
         else:
-            self._call(lambda: self._client.insert(mname, batch))
+            self._call(lambda: self._client.insert(mname, batch), idempotent=False)
 
     # -- writes -------------------------------------------------------------------------
 
