@@ -162,8 +162,13 @@ class Engine:
 
     def _exclusive(self) -> None:
         """Inside the writer's lock: exclude readers too, before changing index state."""
-        assert self.lock.held() and self._reads.__dict__.get("mode") != "parallel"
+        assert self.lock.held() and self._read_mode() != "parallel"
         self._rw.acquire_exclusive()
+
+    def _read_mode(self) -> str | None:
+        """How this thread is reading now: None (not), "parallel" or "locked"."""
+        mode: str | None = getattr(self._reads, "mode", None)
+        return mode
 
     def _read(self, fn: Callable[[], T], *, index: bool = False) -> T:
         """Run ``fn`` in one snapshot: in parallel with other reads and with a write in
@@ -172,7 +177,7 @@ class Engine:
         writer). ``index``: ``fn`` uses the in-memory index (:meth:`_read_state`).
         Nested reads join the outer one's snapshot."""
         local = self._reads
-        if getattr(local, "mode", None) is not None:
+        if self._read_mode() is not None:
             return fn()
         if self.store.parallel_reads and not self.lock.held():
             for _ in range(_READ_TRIES):
@@ -212,7 +217,7 @@ class Engine:
         """Inside :meth:`_read` (``index=True``): the collection's index, which reflects
         exactly the snapshot being read. A parallel read only uses it as it is; when it
         is missing or behind, the read starts again after :meth:`_sync_collection`."""
-        if getattr(self._reads, "mode", None) != "parallel":
+        if self._read_mode() != "parallel":
             return self._synced_state(row)
         if row.dimension is None:
             return None
@@ -298,8 +303,6 @@ class Engine:
 
     def collection_by_id(self, cid: str) -> CollectionRow:
         """The collection with id ``cid``; raises ``CollectionNotFoundError``."""
-        if getattr(self._reads, "mode", None) is not None or self.lock.held():
-            return self._collection(cid)  # inside a read or a write already
         return self._read(lambda: self._collection(cid))
 
     def _collection(self, cid: str) -> CollectionRow:
@@ -594,7 +597,7 @@ class Engine:
         if (
             len(queries) == 1
             and self.store.parallel_reads
-            and getattr(self._reads, "mode", None) is None
+            and self._read_mode() is None
             and not self.lock.held()
         ):
             key = (cid, n_results, node, tuple(include), None if ids is None else tuple(ids))
