@@ -415,7 +415,9 @@ def write_results_md(results_dir: Path = RESULTS_DIR, path: Path = RESULTS_MD) -
         " hand. `make bench` runs the full comparison (200,000 records, 3 repetitions) and the"
         " 1,000,000-record vectorhouse scale run; `make bench-quick` runs a small smoke test;"
         " `make bench-embed` compares embedding throughput (2,000 texts, 3 repetitions);"
-        " `benchmarks/soak.py` runs the 4-process soak on both engines."
+        " `benchmarks/soak.py` runs the 4-process soak on both engines;"
+        " `benchmarks/load.py` drives both HTTP servers with 32 clients;"
+        " `benchmarks/threads.py` measures parallel reads in one process."
         " Ratios are vectorhouse / chroma medians from the same run on the same machine.",
         "",
     ]
