@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import json
 import os
 import shutil
 import sys
@@ -40,6 +41,11 @@ import vectorhouse  # noqa: E402
 
 BATCH = 1_000
 LABELS = {"even": "50%, even==True", "clus10": "~10%, cluster $in", "clus1": "~1%, cluster $in"}
+
+
+def uptime() -> str:
+    """What ``uptime`` prints (the load average)."""
+    return os.popen("uptime").read().strip()
 
 
 def run(kind: str, client: Any, data: Path, info: dict[str, Any], args: Any) -> dict[str, Any]:
@@ -132,6 +138,9 @@ def main() -> None:
     try:
         with vectorhouse.PersistentClient(path=work / "embedded") as client:
             runs["embedded"] = run("embedded", client, data, info, args)
+        # Kept as it comes: a long run stopped during the Milvus part still tells this.
+        partial = HERE / "results" / f"milvus-{args.n // 1000}k.partial.json"
+        partial.write_text(json.dumps({"runs": runs, "uptime": uptime()}, indent=2) + "\n")
         gc.collect()
         uri = args.uri or str(work / "milvus.db")
         with vectorhouse.MilvusClient(uri=uri) as client:
@@ -140,6 +149,7 @@ def main() -> None:
                 with contextlib.suppress(vectorhouse.CollectionNotFoundError):
                     client.delete_collection("bench")
             runs["milvus"] = run("milvus", client, data, info, args)
+        partial.unlink()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     machine["loadavg_end"] = round(os.getloadavg()[0], 2)
@@ -161,14 +171,12 @@ def main() -> None:
                 " the distributed server."
             ],
         ),
-        "uptime": os.popen("uptime").read().strip(),
+        "uptime": uptime(),
         "milvus": f"{args.uri or 'milvus-lite (local file)'}; pymilvus {version('pymilvus')},"
         f" milvus-lite {version('milvus-lite')}; index HNSW M=16 efConstruction=100 ef=100",
         "runs": runs,
     }
     result["section_md"] = markdown(result)
-    import json
-
     (report.RESULTS_DIR / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
     report.write_results_md()
     print(result["section_md"])
