@@ -52,16 +52,7 @@ def open_connection(path: str | Path, *, busy_timeout_s: float = 10.0) -> sqlite
     (0,)
     """
     try:
-        conn = sqlite3.connect(
-            str(path),
-            timeout=busy_timeout_s,
-            isolation_level=None,
-            check_same_thread=False,
-            factory=TranslatingConnection,
-        )
-        assert isinstance(conn, TranslatingConnection)
-        conn.path = str(path)
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        conn = _connect(str(path), busy_timeout_s)
         if str(path) != ":memory:":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -90,19 +81,26 @@ def open_read_connection(path: str, *, busy_timeout_s: float = 10.0) -> sqlite3.
     (0,)
     """
     try:
-        conn = sqlite3.connect(
-            path,
-            timeout=busy_timeout_s,
-            isolation_level=None,
-            check_same_thread=False,
-            factory=TranslatingConnection,
-        )
-        assert isinstance(conn, TranslatingConnection)
-        conn.path = path
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        conn = _connect(path, busy_timeout_s)
         conn.execute("PRAGMA cache_size = -16384")
     except sqlite3.Error as exc:
         raise translate(exc, f"cannot open database {path}") from exc
+    return conn
+
+
+def _connect(path: str, busy_timeout_s: float) -> TranslatingConnection:
+    """An autocommit connection usable from any thread, whose errors are translated,
+    waiting up to ``busy_timeout_s`` for another writer's lock."""
+    conn = sqlite3.connect(
+        path,
+        timeout=busy_timeout_s,
+        isolation_level=None,
+        check_same_thread=False,
+        factory=TranslatingConnection,
+    )
+    assert isinstance(conn, TranslatingConnection)
+    conn.path = path
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
     return conn
 
 
