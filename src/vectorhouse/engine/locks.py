@@ -33,14 +33,14 @@ from types import TracebackType
 
 
 class SharedExclusive:
-    """A readers-writer lock; the exclusive side is re-entrant for its owner, and a
-    thread that holds it may also "read" (it excludes everyone else already)."""
+    """A readers-writer lock. Taking the exclusive side again while holding it does
+    nothing (it is released once, by :meth:`release_exclusive`), and a thread that
+    holds it may also "read" (it excludes everyone else already)."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self.readers = 0
         self._owner: int | None = None
-        self._depth = 0
         self._waiting = 0
 
     def owned(self) -> bool:
@@ -66,12 +66,11 @@ class SharedExclusive:
                     self._cond.notify_all()
 
     def acquire_exclusive(self) -> None:
-        """Wait until no reader and no other writer holds the lock, then hold it (a
-        holder's second call only counts)."""
+        """Wait until no reader and no other writer holds the lock, then hold it (the
+        holder's further calls do nothing)."""
         me = threading.get_ident()
         with self._cond:
             if self._owner == me:
-                self._depth += 1
                 return
             self._waiting += 1
             try:
@@ -79,15 +78,12 @@ class SharedExclusive:
                     self._cond.wait()
             finally:
                 self._waiting -= 1
-            self._owner, self._depth = me, 1
+            self._owner = me
 
-    def release_exclusive(self, *, all_levels: bool = False) -> None:
-        """Release one level (or every level) of the caller's exclusive hold."""
+    def release_exclusive(self) -> None:
+        """Release the caller's exclusive hold, if it has one."""
         with self._cond:
-            if self._owner != threading.get_ident():
-                return
-            self._depth = 0 if all_levels else self._depth - 1
-            if self._depth == 0:
+            if self._owner == threading.get_ident():
                 self._owner = None
                 self._cond.notify_all()
 
@@ -124,7 +120,7 @@ class WriterLock:
         self._local.depth -= 1
         try:
             if self._local.depth == 0:
-                self.exclusive.release_exclusive(all_levels=True)
+                self.exclusive.release_exclusive()
         finally:
             self.mutex.release()
 
