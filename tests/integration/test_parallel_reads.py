@@ -175,3 +175,36 @@ def _sizes(state: dict[str, tuple[int, int, np.ndarray]]) -> dict[int, int]:
     for batch, _, _ in state.values():
         out[batch] = out.get(batch, 0) + 1
     return out
+
+
+def test_threads_querying_texts_through_the_default_model_get_what_one_thread_gets(
+    tmp_path: Path,
+) -> None:
+    client = _client(tmp_path / "db")
+    col = client.create_collection("docs")  # the bundled default model
+    docs = [
+        "The cat sleeps on the warm windowsill.",
+        "Stock markets fell sharply on Monday.",
+        "A recipe for bread with sourdough starter.",
+        "The spacecraft entered orbit around Mars.",
+        "Tips for training a puppy to sit.",
+        "Interest rates were raised by the central bank.",
+    ]
+    col.add(ids=[f"d{i}" for i in range(len(docs))], documents=docs)
+    questions = ["pets at home", "finance news", "baking", "space travel"] * 4
+    alone = [col.query(query_texts=[q], n_results=3)["ids"][0] for q in questions]
+    together: dict[int, list[str]] = {}
+    start = threading.Barrier(len(questions))
+
+    def ask(i: int) -> None:
+        start.wait()
+        together[i] = col.query(query_texts=[questions[i]], n_results=3)["ids"][0]
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(questions))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [together[i] for i in range(len(questions))] == alone
+    assert alone[0][0] in {"d0", "d4"} and alone[1][0] in {"d1", "d5"}
+    client.close()
