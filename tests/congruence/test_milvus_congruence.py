@@ -198,6 +198,32 @@ def test_limit_offset_and_ids_order_agree(pair: Any) -> None:
     assert emb.peek(3)["ids"] == mil.peek(3)["ids"]
 
 
+def test_filtered_get_past_one_result_page_agrees(milvus_client: vectorhouse.Client) -> None:
+    # More matches than one Milvus query returns (16,384): the rest come in pages.
+    n = 17_000
+    rng = np.random.default_rng(3)
+    ids = [f"r{i:05d}" for i in rng.permutation(n)]  # insertion order is not id order
+    vectors = rng.normal(size=(n, 2)).astype(np.float32)
+    metadatas = [{"even": int(i[1:]) % 2 == 0} for i in ids]
+    cols = []
+    for client in (vectorhouse.Client(), milvus_client):
+        col = client.create_collection("pages", embedding_function=None)
+        for start in range(0, n, 5_000):
+            s = slice(start, start + 5_000)
+            col.add(ids=ids[s], embeddings=vectors[s], metadatas=metadatas[s])
+        cols.append(col)
+    emb, mil = cols
+    assert mil.get(include=[])["ids"] == ids
+    for kwargs in (
+        {"where": {"even": True}},
+        {"where": {"even": {"$in": [True, False]}}, "offset": 16_380, "limit": 10},
+        {"where": {"even": {"$ne": True}}, "offset": 8_000},
+    ):
+        got = mil.get(include=[], **kwargs)["ids"]
+        assert got == emb.get(include=[], **kwargs)["ids"]
+    assert len(got) == n // 2 - 8_000
+
+
 def test_deletes_by_filter_count_the_same(fresh_pair: Any) -> None:
     emb, mil = fresh_pair
     for where in ({"genre": "pop"}, {"tags": {"$contains": "jazz"}}):

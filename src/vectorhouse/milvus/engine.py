@@ -60,7 +60,6 @@ from vectorhouse.milvus.layout import (
     MAX_TEXT,
     MAX_TOPK,
     METRICS,
-    PAGE,
     PLACEHOLDER_DIM,
     PREFIX,
     and_,
@@ -148,8 +147,21 @@ class MilvusEngine:
         # and limits flush calls, so only a local file is flushed before a search.
         self._flush_before_search = "://" not in uri
         self._unflushed: set[str] = set()
+        self._searched: set[str] = set()  # flushed before a search since this connection
+        # pymilvus pings its channel every 10 s. milvus-lite's in-process gRPC server
+        # tolerates that for about 3 minutes of a call without data, then answers with
+        # a GOAWAY ("too_many_pings") that cancels the call; pymilvus sends it again,
+        # so a call that long (a filter milvus-lite evaluates row by row in Python over
+        # 200,000 records) never finished. Pings check a network path; a local file
+        # has none.
+        options = {} if "://" in uri else {"grpc_options": {"grpc.keepalive_time_ms": 2**31 - 1}}
         self._connect: Callable[[], Any] = partial(
-            pymilvus.MilvusClient, uri=uri, token=token, db_name=db_name, timeout=timeout
+            pymilvus.MilvusClient,
+            uri=uri,
+            token=token,
+            db_name=db_name,
+            timeout=timeout,
+            **options,
         )
         self._client: Any = None
         self._client = self._call(self._connect)
@@ -477,7 +489,7 @@ class MilvusEngine:
         out: list[dict[str, Any]] = []
         iterator = self._call(
             lambda: self._client.query_iterator(
-                mname, batch_size=PAGE, filter=expr, output_fields=list(fields)
+                mname, batch_size=MAX_TOPK, filter=expr, output_fields=list(fields)
             )
         )
         try:
@@ -746,9 +758,14 @@ class MilvusEngine:
             params: dict[str, Any] = {"metric_type": METRICS[space]}
             if self.index_type == "HNSW":
                 params["params"] = {"ef": max(int(hnsw.get("ef_search", 100)), n_results)}
-            if self._flush_before_search and mname in self._unflushed:
+            if self._flush_before_search and (
+                mname in self._unflushed or mname not in self._searched
+            ):
+                # Also once per collection on a new connection: another client may have
+                # written to the file without searching.
                 self._call(lambda: self._client.flush(mname))
                 self._unflushed.discard(mname)
+                self._searched.add(mname)
             per_request = max(1, MAX_TOPK // n_results)
             hits: list[list[tuple[str, float]]] = []
             for start in range(0, len(queries), per_request):

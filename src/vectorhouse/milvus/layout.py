@@ -30,7 +30,6 @@ ID_LIST_CHARS = 50_000
 """An ``id in [...]`` expression holds at most this many characters of ids."""
 MAX_TOPK = 16_384
 """Milvus' largest ``limit`` for one search, and ``offset + limit`` for one query."""
-PAGE = 1_000
 METRICS = {"l2": "L2", "cosine": "COSINE", "ip": "IP"}
 FIELDS = ("id", "seq", "document", "has_document", "metadata_json")
 
