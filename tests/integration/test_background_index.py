@@ -12,9 +12,12 @@ import numpy as np
 import pytest
 
 import vectorhouse
+from vectorhouse.engine.consistency import graph_problem
 from vectorhouse.engine.engine import Engine
 from vectorhouse.engine.state import IndexState
+from vectorhouse.index.base import IndexParams
 from vectorhouse.index.flat import exact_search
+from vectorhouse.index.graph import GraphIndex
 
 DIM = 32
 GRAPH = vectorhouse.Settings(exact_copy_max_vectors=0, exact_search_max_candidates=0)
@@ -257,3 +260,45 @@ def test_vectors_waiting_for_the_graph_stay_within_their_memory_budget(db_path: 
             assert state.tail is not None and len(state.tail) <= 1_000
             assert len(state.index) + len(state.tail) == start + 1_000
             _assert_exact(col, {i: truth[i] for i in range(start + 1_000)})
+
+
+def test_vectors_drained_from_the_tail_are_kept_as_a_direct_insert_keeps_them() -> None:
+    # The tail holds cosine vectors normalised; normalising them again on the way into
+    # the graph moved some by a float32 step, and a few then rounded to another float16:
+    # the graph no longer matched storage, and the check on reopening rebuilt it.
+    raw = np.random.default_rng(5).standard_normal((2_000, 384)).astype(np.float32) * 3
+    labels = np.arange(1, len(raw) + 1, dtype=np.int64)
+    params = IndexParams("cosine", 384)
+    state = IndexState(GraphIndex(params), watermark=0)
+    state.add_to_tail(labels, raw, mirror_max=0, through=1)
+    state.drain()
+    np.testing.assert_array_equal(
+        state.index.get_vectors(labels), state.index.stored_form(raw), strict=True
+    )
+
+
+def test_a_cosine_collection_loaded_in_bulk_reopens_without_a_rebuild(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    vectors = np.random.default_rng(6).standard_normal((3_000, 384)).astype(np.float32)
+    with vectorhouse.PersistentClient(path=db_path) as client:
+        col = client.create_collection(
+            "docs", embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+        col.add(ids=_ids(0, 3_000), embeddings=vectors)  # past the inline limit: the tail
+    for start in range(3):  # each reopening checks another sample
+        caplog.clear()
+        with (
+            caplog.at_level(logging.WARNING, logger="vectorhouse"),
+            vectorhouse.PersistentClient(path=db_path) as client,
+        ):
+            col = client.get_collection("docs")
+            engine: Engine = client._engine
+            assert col.query(query_embeddings=vectors[:1], n_results=1)["ids"] == [["r0"]]
+            row = engine.store.collection_by_id(str(col.id))
+            assert row is not None
+            state = _state(client)
+            assert state.tail is None
+            for offset in range(16):
+                assert graph_problem(engine.store, row, state.index, start=offset) is None
+        assert not caplog.records, start

@@ -75,7 +75,7 @@ class IndexState:
         labels = self.tail.labels()[: max(0, len(self.tail) - keep)]
         if len(labels):
             self.index = self.index.own()
-            self.index.add(labels, self.tail.get_vectors(labels))
+            self.index.add(labels, self.tail.get_vectors(labels), normalised=True)
             self.tail.remove(labels)
             self.unsaved += len(labels)
         if len(self.tail) == 0:

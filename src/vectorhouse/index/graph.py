@@ -126,7 +126,8 @@ class GraphIndex:
         >>> index.stored_form(np.array([[1 / 3]], np.float32)).tolist()
         [[0.333251953125]]
         """
-        return _prepare(vectors, self.params.space).astype(np.float16).astype(np.float32)
+        cosine = self.params.space == "cosine"
+        return _prepare(vectors, normalise=cosine).astype(np.float16).astype(np.float32)
 
     # -- changes --------------------------------------------------------------------
 
@@ -156,8 +157,13 @@ class GraphIndex:
             self._hidden, self._hidden_array = set(), _EMPTY_LABELS
             self._tombstones = owned._tombstones
 
-    def add(self, labels: Labels, vectors: Vectors) -> None:
-        """Insert vectors; a present label is replaced by its new vector."""
+    def add(self, labels: Labels, vectors: Vectors, *, normalised: bool = False) -> None:
+        """Insert vectors; a present label is replaced by its new vector.
+
+        ``normalised``: the vectors are already unit length as :class:`FlatIndex` keeps
+        them in the cosine space. Normalising them again could move a component by a
+        float32 step, and that one to another float16, so that the graph would no
+        longer hold :meth:`stored_form` of the stored vector."""
         if len(labels) == 0:
             return
         self._make_owned()
@@ -174,7 +180,8 @@ class GraphIndex:
             len(self._graph) + len(keys) < _PARALLEL_MIN_NODES or len(keys) < _PARALLEL_MIN_BATCH
         )
         threads = 1 if small else self.threads
-        self._graph.add(keys, _prepare(vectors, self.params.space), threads=threads)
+        normalise = self.params.space == "cosine" and not normalised
+        self._graph.add(keys, _prepare(vectors, normalise=normalise), threads=threads)
 
     def remove(self, labels: Labels) -> None:
         """Remove labels; absent or already removed ones are ignored."""
@@ -231,7 +238,7 @@ class GraphIndex:
         passing labels were among them, and the engine then searches exactly.
         Distances are the graph's (float16) ones; the engine re-ranks with float32.
         """
-        queries = _prepare(np.asarray(queries, dtype=np.float32), self.params.space)
+        queries = _prepare(queries, normalise=self.params.space == "cosine")
         live = len(self)
         if allowed is not None and len(allowed) > 1 and bool((allowed[1:] < allowed[:-1]).any()):
             allowed = np.sort(allowed)
@@ -355,10 +362,11 @@ def _new_graph(params: IndexParams) -> Index:
     )
 
 
-def _prepare(vectors: Vectors, space: str) -> Vectors:
-    """Vectors as they go into the graph: normalised for cosine, clipped to float16's range."""
+def _prepare(vectors: Vectors, *, normalise: bool) -> Vectors:
+    """Vectors as they go into the graph: normalised if asked (the cosine space),
+    clipped to float16's range."""
     vectors = np.asarray(vectors, dtype=np.float32)
-    if space == "cosine":
+    if normalise:
         vectors = normalize_rows(vectors)
     if vectors.size and float(np.abs(vectors).max()) > _F16_MAX:
         vectors = np.clip(vectors, -_F16_MAX, _F16_MAX)
