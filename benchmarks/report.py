@@ -417,7 +417,8 @@ def write_results_md(results_dir: Path = RESULTS_DIR, path: Path = RESULTS_MD) -
         " `make bench-embed` compares embedding throughput (2,000 texts, 3 repetitions);"
         " `benchmarks/soak.py` runs the 4-process soak on both engines;"
         " `benchmarks/load.py` drives both HTTP servers with 32 clients;"
-        " `benchmarks/threads.py` measures parallel reads in one process."
+        " `benchmarks/threads.py` measures parallel reads in one process;"
+        " `benchmarks/quality.py` and `benchmarks/hybrid_scale.py` measure hybrid search."
         " Ratios are vectorhouse / chroma medians from the same run on the same machine.",
         "",
     ]

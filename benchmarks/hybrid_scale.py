@@ -1,0 +1,237 @@
+"""Hybrid search latency at 120,000 documents: dense, lexical (BM25) and hybrid query
+p50 on the real corpus, and what the lexical index adds to ingest there.
+
+Run from the repository root, after the corpus is built (benchmarks/corpus.py) and
+benchmarks/quality.py has run once (its queries are used here)::
+
+    .venv/bin/python benchmarks/hybrid_scale.py
+    .venv/bin/python benchmarks/hybrid_scale.py --limit 5000   # on corpus.py --limit 5000
+
+The documents: every passage of the Debian documentation corpus with its precomputed
+all-MiniLM-L6-v2 vector, its metadata as given by corpus.py, the cosine space. The
+queries: the 1,450 short queries of benchmarks/quality.py's labelled sets (man page
+descriptions and names, info node titles) with their vectors, one query per call,
+``n_results=10`` with documents, metadatas and distances (the default ``include``), in
+each mode. The collection is ingested twice (with and without its BM25 table), closed
+and opened again before the queries (the graph complete, as a serving process finds
+it); then 3 rounds, each running the modes in a rotated order. Medians of the rounds.
+Also the hybrid query's parts: the dense and the lexical ranking alone (50 candidates
+each, the default fusion's depth, no records read).
+
+Writes benchmarks/results/hybrid-scale-<n>.json and regenerates RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import corpus  # noqa: E402
+import report  # noqa: E402
+
+import vectorhouse  # noqa: E402
+from vectorhouse.engine import hybrid, lexical  # noqa: E402
+
+QUALITY = HERE / ".cache" / "quality"
+SETS = ("man-desc", "man-name", "info-node")
+MODES = ("dense", "lexical", "hybrid")
+BATCH = 1_000
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def load_queries() -> tuple[list[str], np.ndarray]:
+    """The labelled sets' query texts and their cached vectors (quality.py made them)."""
+    sys.path.insert(0, str(HERE.parent / "src"))
+    import quality
+
+    texts: list[str] = []
+    vectors = []
+    for name in SETS:
+        rows = [json.loads(line) for line in (QUALITY / name / "queries.jsonl").open()]
+        part = [r["text"] for r in rows]
+        vectors.append(quality.embeddings_for(part, QUALITY / f"{name}.queries.f32.npy", 2))
+        texts += part
+    return texts, np.concatenate(vectors).astype(np.float32)
+
+
+def ingest(path: Path, texts: list[str], metas: list[Any], vectors: Any, lexical_on: bool) -> float:
+    """Add the corpus in batches (with or without the BM25 table); seconds taken."""
+    shutil.rmtree(path, ignore_errors=True)
+    with vectorhouse.PersistentClient(path) as client:
+        col = client.create_collection(
+            "docs", embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+        if not lexical_on:
+            engine = col._engine
+            with engine.lock, engine.store.tx.atomic():
+                lexical.drop(engine.store.conn, str(col.id))
+        t0 = time.perf_counter()
+        for start in range(0, len(texts), BATCH):
+            stop = min(start + BATCH, len(texts))
+            col.add(
+                ids=[corpus.passage_id(i) for i in range(start, stop)],
+                embeddings=np.asarray(vectors[start:stop], dtype=np.float32),
+                documents=texts[start:stop],
+                metadatas=metas[start:stop],
+            )
+        return time.perf_counter() - t0
+
+
+def timed(
+    col: vectorhouse.Collection, mode: str, texts: list[str], qvec: np.ndarray
+) -> list[float]:
+    """Per-query milliseconds of one mode over every query."""
+    out = []
+    for text, vec in zip(texts, qvec, strict=True):
+        t0 = time.perf_counter()
+        if mode == "dense":
+            col.query(query_embeddings=vec[None, :], n_results=10)
+        elif mode == "lexical":
+            col.query(query_texts=[text], n_results=10, mode="lexical")
+        else:
+            col.query(query_texts=[text], query_embeddings=vec[None, :], n_results=10, mode=mode)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def parts(col: vectorhouse.Collection, texts: list[str], qvec: np.ndarray) -> dict[str, float]:
+    """p50 ms of the hybrid query's two rankings alone (50 candidates, no records)."""
+    engine, cid = col._engine, str(col.id)
+    dense, lex = [], []
+    for text, vec in zip(texts, qvec, strict=True):
+        t0 = time.perf_counter()
+        hybrid.dense_ranked(engine, cid, vec[None, :], 50, None, None)
+        t1 = time.perf_counter()
+        hybrid.lexical_ranked(engine, cid, [text], 50, None, None)
+        t2 = time.perf_counter()
+        dense.append((t1 - t0) * 1000)
+        lex.append((t2 - t1) * 1000)
+    return {"dense_ranking": statistics.median(dense), "lexical_ranking": statistics.median(lex)}
+
+
+def markdown(r: dict[str, Any]) -> str:
+    p50 = r["p50_ms"]
+    ratio = p50["hybrid"] / p50["dense"]
+    ing = r["ingest_s"]
+    end_to_end = (ing["with"] - ing["without"]) / (r["embed_s"] + ing["without"])
+    lines = [
+        f"## Hybrid search latency at {r['documents']:,} documents (real corpus)",
+        "",
+        f"- **Date**: {r['date']}; **git**: `{r['git']}`; **command**: `{r['command']}`"
+        + (
+            f" with OPENBLAS_NUM_THREADS={r['openblas_num_threads']}"
+            if r.get("openblas_num_threads")
+            else ""
+        )
+        + f" ({r['elapsed_s']:.0f} s)",
+        f"- **`uptime`**: at start `{r['uptime_start']}`; at end `{r['uptime_end']}`",
+        f"- {r['documents']:,} Debian documentation passages with their all-MiniLM-L6-v2"
+        f" vectors (cosine); {r['queries']:,} short queries (benchmarks/quality.py's"
+        " labelled sets), one per call, `n_results=10`, documents, metadatas and"
+        " distances; 3 rounds, medians.",
+        "",
+        "| mode | p50 ms (rounds) | p99 ms |",
+        "|---|---:|---:|",
+    ]
+    for mode in MODES:
+        rounds = ", ".join(f"{x:.2f}" for x in r["rounds_p50_ms"][mode])
+        lines.append(f"| {mode} | {p50[mode]:.2f} ({rounds}) | {r['p99_ms'][mode]:.2f} |")
+    lines += [
+        "",
+        f"Hybrid p50 / dense p50: **{ratio:.2f}x** (target <= 2x:"
+        f" {'met' if ratio <= 2 else '**missed**'}). The hybrid query's parts alone"
+        f" (p50): dense ranking {r['parts_ms']['dense_ranking']:.2f} ms, BM25 ranking"
+        f" {r['parts_ms']['lexical_ranking']:.2f} ms (50 candidates each, no records read).",
+        "",
+        f"Ingest with vectors, batches of {BATCH:,}: {r['ingest_s']['with']:.1f} s with the"
+        f" BM25 table, {r['ingest_s']['without']:.1f} s without"
+        f" (+{(r['ingest_s']['with'] / r['ingest_s']['without'] - 1) * 100:.0f}% of the"
+        f" storage-only time; the corpus took {r['embed_s']:.0f} s to embed, so"
+        f" +{end_to_end * 100:.1f}%"
+        " of `add(documents=...)` end to end; target <= 30%).",
+        "",
+        f"Raw numbers: `benchmarks/results/{r['name']}.json`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--limit", type=int, default=None, help="corpus.py --limit N version")
+    args = ap.parse_args()
+    started = time.time()
+    uptime_start = uptime()
+    texts, metas, vectors = corpus.load_corpus(args.limit, mmap=True)
+    manifest = corpus.load_manifest(args.limit)
+    qtexts, qvec = load_queries()
+    work = Path(tempfile.mkdtemp(prefix="vh-hybrid-scale-"))
+    try:
+        ingest_s = {
+            "without": ingest(work / "without", texts, metas, vectors, lexical_on=False),
+            "with": ingest(work / "db", texts, metas, vectors, lexical_on=True),
+        }
+        shutil.rmtree(work / "without", ignore_errors=True)
+        rounds: dict[str, list[list[float]]] = {m: [] for m in MODES}
+        with vectorhouse.PersistentClient(work / "db") as client:
+            col = client.get_collection("docs", embedding_function=None)
+            for mode in MODES:  # warm: the file pages and the term counts
+                timed(col, mode, qtexts[:100], qvec[:100])
+            for rep in range(3):
+                for mode in MODES[rep:] + MODES[:rep]:
+                    rounds[mode].append(timed(col, mode, qtexts, qvec))
+            part_ms = parts(col, qtexts, qvec)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    name = f"hybrid-scale-{len(texts) // 1000}k"
+    result: dict[str, Any] = {
+        "name": name,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
+        "elapsed_s": time.time() - started,
+        "command": "python " + " ".join(["benchmarks/hybrid_scale.py", *sys.argv[1:]]),
+        "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+        "git": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
+        ).stdout.strip(),
+        "uptime_start": uptime_start,
+        "uptime_end": uptime(),
+        "loadavg_end": os.getloadavg(),
+        "documents": len(texts),
+        "queries": len(qtexts),
+        "embed_s": manifest["embedding"]["embed_s"],
+        "ingest_s": ingest_s,
+        "rounds_p50_ms": {m: [statistics.median(x) for x in v] for m, v in rounds.items()},
+        "p50_ms": {
+            m: statistics.median(statistics.median(x) for x in v) for m, v in rounds.items()
+        },
+        "p99_ms": {
+            m: float(np.percentile(np.concatenate([np.asarray(x) for x in v]), 99))
+            for m, v in rounds.items()
+        },
+        "parts_ms": part_ms,
+    }
+    result["section_md"] = markdown(result)
+    (report.RESULTS_DIR / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+    report.write_results_md()
+    print(result["section_md"])
+
+
+if __name__ == "__main__":
+    main()
