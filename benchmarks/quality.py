@@ -75,6 +75,11 @@ FUSIONS: dict[str, dict[str, Any] | None] = {
     "hybrid-weighted-0.5": {"method": "weighted", "dense_weight": 0.5},
     "hybrid-weighted-0.7": {"method": "weighted", "dense_weight": 0.7},
 }
+PORTER_FUSIONS: dict[str, dict[str, Any] | None] = {
+    # Over the Porter-stemmed collection; their BM25 baseline is lexical-porter.
+    "hybrid-porter": None,
+    "hybrid-porter-0.5x100": {"method": "weighted", "dense_weight": 0.5, "candidates": 100},
+}
 
 
 def log(message: str) -> None:
@@ -453,6 +458,7 @@ def main() -> None:
             ("lexical", "lexical", None, col),
             ("lexical-porter", "lexical", None, porter),
             *((label, "hybrid", f, col) for label, f in FUSIONS.items()),
+            *((label, "hybrid", f, porter) for label, f in PORTER_FUSIONS.items()),
         ]
         for label, mode, fusion, c in modes:
             ranked, _ = run_mode(c, texts, qvec, mode, 100, fusion)
@@ -523,11 +529,17 @@ def render(r: dict[str, Any]) -> str:
             for k in labels
         ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "Hybrid target (nDCG@10 >= max(dense, lexical) + 0.02):", ""]
+    lines += [
+        "",
+        "Hybrid target (nDCG@10 >= max(dense, lexical) + 0.02; the hybrid-porter columns"
+        " search the Porter-stemmed collection, against max(dense, lexical-porter)):",
+        "",
+    ]
     for name, row in r["sets"].items():
-        best = max(row["dense"]["ndcg@10"], row["lexical"]["ndcg@10"])
         for label in labels:
             if label.startswith("hybrid"):
+                lex = "lexical-porter" if "porter" in label else "lexical"
+                best = max(row["dense"]["ndcg@10"], row[lex]["ndcg@10"])
                 got = row[label]["ndcg@10"]
                 verdict = "met" if got >= best + 0.02 else "missed"
                 lines.append(f"- {name}, {label}: {got:.3f} vs {best:.3f} + 0.02: {verdict}")
