@@ -146,8 +146,10 @@ class MilvusEngine:
         # slower than after a flush; a Milvus server indexes growing segments itself
         # and limits flush calls, so only a local file is flushed before a search.
         self._flush_before_search = "://" not in uri
-        self._unflushed: set[str] = set()
-        self._searched: set[str] = set()  # flushed before a search since this connection
+        # Collections flushed on this connection since it last wrote to them. One not
+        # in it is flushed before a search: also on a new connection, as another client
+        # may have written to the file without searching.
+        self._flushed: set[str] = set()
         # pymilvus pings its channel every 10 s. milvus-lite's in-process gRPC server
         # tolerates that for about 3 minutes of a call without data, then answers with
         # a GOAWAY ("too_many_pings") that cancels the call; pymilvus sends it again,
@@ -569,7 +571,7 @@ class MilvusEngine:
             self._send(mname, batch, upsert=upsert)
 
     def _send(self, mname: str, batch: list[dict[str, Any]], *, upsert: bool) -> None:
-        self._unflushed.add(mname)
+        self._flushed.discard(mname)
         if upsert:
             self._call(lambda: self._client.upsert(mname, batch))
         else:
@@ -758,14 +760,9 @@ class MilvusEngine:
             params: dict[str, Any] = {"metric_type": METRICS[space]}
             if self.index_type == "HNSW":
                 params["params"] = {"ef": max(int(hnsw.get("ef_search", 100)), n_results)}
-            if self._flush_before_search and (
-                mname in self._unflushed or mname not in self._searched
-            ):
-                # Also once per collection on a new connection: another client may have
-                # written to the file without searching.
+            if self._flush_before_search and mname not in self._flushed:
                 self._call(lambda: self._client.flush(mname))
-                self._unflushed.discard(mname)
-                self._searched.add(mname)
+                self._flushed.add(mname)
             per_request = max(1, MAX_TOPK // n_results)
             hits: list[list[tuple[str, float]]] = []
             for start in range(0, len(queries), per_request):
