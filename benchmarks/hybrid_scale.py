@@ -227,10 +227,7 @@ def main() -> None:
         },
         "parts_ms": part_ms,
     }
-    result["section_md"] = markdown(result)
-    (report.RESULTS_DIR / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
-    report.write_results_md()
-    print(result["section_md"])
+    report.publish(name, result, markdown(result))
 
 
 if __name__ == "__main__":

@@ -191,10 +191,7 @@ def main() -> None:
         f" milvus-lite {version('milvus-lite')}; index HNSW M=16 efConstruction=100 ef=100",
         "runs": runs,
     }
-    result["section_md"] = markdown(result)
-    (report.RESULTS_DIR / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
-    report.write_results_md()
-    print(result["section_md"])
+    report.publish(name, result, markdown(result))
 
 
 if __name__ == "__main__":

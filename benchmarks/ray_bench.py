@@ -131,10 +131,7 @@ def main() -> None:
             f" {r['min_cosine_vs_local']} |"
         )
     lines += ["", "Raw numbers: `benchmarks/results/ray-embed.json`.", ""]
-    result["section_md"] = "\n".join(lines)
-    (report.RESULTS_DIR / "ray-embed.json").write_text(json.dumps(result, indent=1) + "\n")
-    report.write_results_md()
-    print(result["section_md"])
+    report.publish("ray-embed", result, "\n".join(lines))
 
 
 if __name__ == "__main__":

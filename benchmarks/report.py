@@ -406,6 +406,15 @@ INDEX_CHOICE = [
 ]
 
 
+def publish(name: str, result: dict[str, Any], section_md: str) -> None:
+    """Keep a script's result with its own RESULTS.md section, regenerate RESULTS.md and
+    print the section."""
+    result["section_md"] = section_md
+    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_results_md()
+    print(section_md)
+
+
 def write_results_md(results_dir: Path = RESULTS_DIR, path: Path = RESULTS_MD) -> Path:
     """Regenerate RESULTS.md from the result files."""
     parts = [

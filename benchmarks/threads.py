@@ -28,7 +28,6 @@ Writes benchmarks/results/threads-<n>.json (with its RESULTS.md section).
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import shutil
 import subprocess
@@ -261,11 +260,7 @@ def main() -> None:
         "phases": {"one": one, "readers": readers, "many": many},
         "speedup": round(many["qps"] / one["qps"], 2),
     }
-    result["section_md"] = markdown(result)
-    out = HERE / "results" / f"{name}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(result["section_md"])
-    report.write_results_md()
+    report.publish(name, result, markdown(result))
 
 
 if __name__ == "__main__":
