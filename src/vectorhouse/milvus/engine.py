@@ -112,6 +112,11 @@ class _Models:
     finish_reembed = _unsupported
 
 
+def _message(exc: Exception) -> str:
+    """A pymilvus exception's message (its ``message`` field, else its text)."""
+    return str(getattr(exc, "message", "") or exc)
+
+
 class MilvusEngine:
     """The engine interface over one pymilvus ``MilvusClient`` connection."""
 
@@ -181,7 +186,7 @@ class MilvusEngine:
         try:
             return fn()
         except self._pymilvus.exceptions.MilvusException as exc:
-            message = str(getattr(exc, "message", "") or exc)
+            message = _message(exc)
             if not self._connection_lost(exc) or self._client is None or self.closed:
                 raise self._translate(exc) from exc
             if not self._reconnect():
@@ -202,7 +207,7 @@ class MilvusEngine:
             raise StorageError(f"Milvus call failed: {exc}") from exc
 
     def _connection_lost(self, exc: Exception) -> bool:
-        message = str(getattr(exc, "message", "") or exc).lower()
+        message = _message(exc).lower()
         return getattr(exc, "code", None) == 2 or any(
             sign in message
             for sign in ("fail connecting", "unavailable", "should create connection first")
@@ -224,7 +229,7 @@ class MilvusEngine:
     def _translate(self, exc: Exception) -> VectorhouseError:
         """The vectorhouse error for a pymilvus exception."""
         code = getattr(exc, "code", None)
-        message = str(getattr(exc, "message", "") or exc)
+        message = _message(exc)
         if self._connection_lost(exc):
             return ServerUnavailableError(f"Milvus is not reachable: {message}")
         if code == 100 or "does not exist" in message or "not found" in message.lower():
