@@ -52,10 +52,6 @@ MODES = ("dense", "lexical", "hybrid")
 BATCH = 1_000
 
 
-def uptime() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-
-
 def load_queries() -> tuple[list[str], np.ndarray]:
     """The labelled sets' query texts and their cached vectors (quality.py made them)."""
     sys.path.insert(0, str(HERE.parent / "src"))
@@ -178,7 +174,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="corpus.py --limit N version")
     args = ap.parse_args()
     started = time.time()
-    uptime_start = uptime()
+    uptime_start = report.uptime()
     texts, metas, vectors = corpus.load_corpus(args.limit, mmap=True)
     manifest = corpus.load_manifest(args.limit)
     qtexts, qvec = load_queries()
@@ -211,7 +207,7 @@ def main() -> None:
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
         ).stdout.strip(),
         "uptime_start": uptime_start,
-        "uptime_end": uptime(),
+        "uptime_end": report.uptime(),
         "loadavg_end": os.getloadavg(),
         "documents": len(texts),
         "queries": len(qtexts),

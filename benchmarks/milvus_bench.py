@@ -43,11 +43,6 @@ BATCH = 1_000
 LABELS = {"even": "50%, even==True", "clus10": "~10%, cluster $in", "clus1": "~1%, cluster $in"}
 
 
-def uptime() -> str:
-    """What ``uptime`` prints (the load average)."""
-    return os.popen("uptime").read().strip()
-
-
 def ingest(kind: str, client: Any, data: Path) -> dict[str, Any]:
     """Add every record in batches; one engine."""
     labels = np.load(data / "labels.npy")
@@ -153,7 +148,7 @@ def main() -> None:
             runs["embedded"].update(serve(client, data, info, args))
         # Kept as it comes: a long run stopped during the Milvus part still tells this.
         partial = HERE / "results" / f"milvus-{args.n // 1000}k.partial.json"
-        partial.write_text(json.dumps({"runs": runs, "uptime": uptime()}, indent=2) + "\n")
+        partial.write_text(json.dumps({"runs": runs, "uptime": report.uptime()}, indent=2) + "\n")
         gc.collect()
         uri = args.uri or str(work / "milvus.db")
         with vectorhouse.MilvusClient(uri=uri) as client:
@@ -186,7 +181,7 @@ def main() -> None:
                 " the distributed server."
             ],
         ),
-        "uptime": uptime(),
+        "uptime": report.uptime(),
         "milvus": f"{args.uri or 'milvus-lite (local file)'}; pymilvus {version('pymilvus')},"
         f" milvus-lite {version('milvus-lite')}; index HNSW M=16 efConstruction=100 ef=100",
         "runs": runs,

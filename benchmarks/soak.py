@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import report
 from bench import (
     CHROMA_VERSION,
     DEFAULT_CHROMA_VENV,
@@ -49,14 +49,6 @@ sys.path.insert(0, str(ROOT / "tests" / "reliability"))
 from soak_worker import PRELOAD, run_soak, table  # noqa: E402  (a test helper, not a package)
 
 
-def uptime() -> str:
-    """The ``uptime`` line (load averages over 1, 5 and 15 minutes)."""
-    try:
-        return subprocess.run(["uptime"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def chroma_python(venv: Path) -> Path:
     if chroma_version(venv / "bin" / "python") == CHROMA_VERSION:
         return venv / "bin" / "python"
@@ -67,7 +59,7 @@ def chroma_python(venv: Path) -> Path:
 
 def soak_engine(engine: str, python: Path, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"soak-{engine}-") as tmp:
-        before = uptime()
+        before = report.uptime()
         log(f"{engine}: {args.preload:,} records, then 4 processes x {args.duration:.0f} s")
         log(f"  {before}")
         started = time.time()
@@ -82,7 +74,7 @@ def soak_engine(engine: str, python: Path, args: argparse.Namespace) -> dict[str
         )
         result["wall_s"] = round(time.time() - started, 1)
         result["uptime_before"] = before
-        result["uptime_after"] = uptime()
+        result["uptime_after"] = report.uptime()
     processes = result["processes"]
     if processes:
         result["max_latency_s"] = max(p["max_latency_s"] for p in processes.values())

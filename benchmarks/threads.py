@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -51,11 +50,6 @@ import vectorhouse  # noqa: E402
 
 BATCH = 1_000
 READERS = 8
-
-
-def uptime() -> str:
-    """What ``uptime`` prints (the load average), stripped."""
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def _busy(n: int) -> None:
@@ -219,7 +213,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=20.0)
     args = p.parse_args()
     started = time.time()
-    up0 = uptime()
+    up0 = report.uptime()
     spec = DataSpec(n=args.n, n_clusters=max(10, args.n // 100))
     data = ensure_dataset(spec)
     queries = np.load(data / "queries.npy")
@@ -254,7 +248,7 @@ def main() -> None:
         "command": " ".join([".venv/bin/python", "benchmarks/threads.py", *sys.argv[1:]]),
         "machine": machine_info(),
         "uptime_start": up0,
-        "uptime_end": uptime(),
+        "uptime_end": report.uptime(),
         "elapsed_s": round(time.time() - started, 1),
         "core_scaling": scaling,
         "phases": {"one": one, "readers": readers, "many": many},
