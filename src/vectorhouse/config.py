@@ -73,6 +73,12 @@ class Settings:
     over its candidates' vectors kept in memory (see ``exact_cache_max_bytes``)."""
     exact_cache_max_bytes: int = 128 * 2**20
     """Memory for the cached candidate vectors of repeated filters (per client)."""
+    lexical_postings_min_documents: int = 20_000
+    """Lexical and hybrid queries without a filter, on collections of at least this many
+    documents, rank BM25 from postings kept in memory (read from the lexical table in a
+    background thread, after each change) instead of scoring every match in SQLite."""
+    lexical_postings_max_bytes: int = 512 * 2**20
+    """Memory for those postings (per client; least recently used collections first out)."""
     max_batch_size: int = 100_000
     """What ``get_max_batch_size()`` reports; larger calls still work, chunked inside."""
     strict_add_ids: bool = False

@@ -44,6 +44,7 @@ from vectorhouse.engine.existing_ids import ids_to_add
 from vectorhouse.engine.index_files import ADD_THREADS, Expected, IndexFiles
 from vectorhouse.engine.locks import SharedExclusive, WriterLock
 from vectorhouse.engine.models import ModelRecords
+from vectorhouse.engine.postings import PostingsCache
 from vectorhouse.engine.selection import Selection, SelectionCache
 from vectorhouse.engine.state import IndexState
 from vectorhouse.errors import (
@@ -145,6 +146,16 @@ class Engine:
         )
         self.term_counts = lexical.TermCounts()  # BM25 query terms' document counts
         self.lexical_ready: set[str] = set()  # collections whose BM25 table exists
+        self.postings = (
+            PostingsCache(
+                store.path,
+                min_documents=self.settings.lexical_postings_min_documents,
+                max_bytes=self.settings.lexical_postings_max_bytes,
+                busy_timeout_s=self.settings.busy_timeout_s,
+            )
+            if store.path is not None
+            else None
+        )
         self.closed = False
         self.models = ModelRecords(self)
         self._worker = IndexWorker(self)
@@ -246,6 +257,8 @@ class Engine:
         """Finish inserting this process's writes into the graphs, save indexes and close
         the database. Closing twice is harmless."""
         self._worker.stop()
+        if self.postings is not None:
+            self.postings.close()
         with self.lock:
             self._exclusive()  # reads in progress finish first
             if self.closed:

@@ -127,7 +127,7 @@ def lexical_ranked(
     def read() -> list[Ranked]:
         # ensure_lexical found the table, so the collection exists.
         conn, counts = engine.store.conn, _term_counts(engine)
-        return [lexical.search(conn, cid, t, k, node, ids, counts) for t in texts]
+        return [lexical.search(conn, cid, t, k, node, ids, counts, engine.postings) for t in texts]
 
     return engine._read(read)
 
@@ -155,7 +155,10 @@ def lexical_query(
 
     def read() -> list[QueryRows]:
         conn, counts = engine.store.conn, _term_counts(engine)
-        ranked = [lexical.search(conn, cid, t, n_results, node, ids, counts) for t in texts]
+        ranked = [
+            lexical.search(conn, cid, t, n_results, node, ids, counts, engine.postings)
+            for t in texts
+        ]
         return fetch_ranked(engine, cid, ranked, include)
 
     return engine._read(read)
@@ -310,7 +313,9 @@ def _hybrid(
     depth = max(n_results, fusion.candidates)
     dense = _dense(engine, row, queries, depth, node, ids)
     conn, counts = engine.store.conn, _term_counts(engine)
-    lex = [lexical.search(conn, row.id, t, depth, node, ids, counts) for t in texts]
+    lex = [
+        lexical.search(conn, row.id, t, depth, node, ids, counts, engine.postings) for t in texts
+    ]
     out: list[Ranked] = []
     w = fusion.weight
     for d, lx in zip(dense, lex, strict=True):

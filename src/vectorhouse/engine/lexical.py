@@ -29,7 +29,7 @@ import re
 import sqlite3
 import unicodedata
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +37,9 @@ import numpy.typing as npt
 from vectorhouse.errors import StorageError
 from vectorhouse.filters.sql import to_sql
 from vectorhouse.storage.store import dumps
+
+if TYPE_CHECKING:
+    from vectorhouse.engine.postings import PostingsCache
 
 Node = Any  # a parsed filter
 
@@ -308,14 +311,22 @@ def search(
     node: Node | None = None,
     ids: Sequence[str] | None = None,
     counts: TermCounts | None = None,
+    postings: PostingsCache | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """The ``k`` best BM25 matches for ``text`` among the records passing the filter:
     ``(rowids, scores)``, best first, scores as FTS5's ``bm25()`` (lower is better).
-    ``counts`` (outside write transactions only) remembers term document counts."""
+    ``counts`` (outside write transactions only) remembers term document counts;
+    ``postings`` (likewise), when it holds the table's current version, ranks a query
+    without a filter in memory (:mod:`vectorhouse.engine.postings`), with the same result."""
     t = table_name(collection_id)
     terms = query_terms(text)
     if not terms or k <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float64)
+    if postings is not None and counts is not None and node is None and ids is None:
+        found = postings.get(t, *_version(conn, t))
+        ranked = found.search(terms, k) if found is not None else None
+        if ranked is not None:
+            return ranked
     expr = _any_of(_informative_terms(conn, t, terms, counts))
     sql = f"SELECT f.rowid, bm25({t}) AS s FROM {t} f"
     args: list[Any] = [expr]

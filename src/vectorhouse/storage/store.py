@@ -179,6 +179,11 @@ class Store:
         return self.main if bound is None else bound
 
     @property
+    def path(self) -> str | None:
+        """The database file (None for an in-memory database)."""
+        return self._path
+
+    @property
     def parallel_reads(self) -> bool:
         """Whether reads can run on their own connections (a database file)."""
         return self._path is not None

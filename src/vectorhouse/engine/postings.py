@@ -1,0 +1,369 @@
+"""BM25 postings in memory: the ranking of FTS5's ``bm25()`` without scoring each
+match in SQL.
+
+FTS5 answers ``MATCH 'a OR b' ORDER BY bm25() LIMIT k`` by computing the score of every
+matching row, one function call per row; at 120,000 documents a query with a few
+ordinary words matches tens of thousands and takes milliseconds. :class:`Postings` is
+a copy of one version of a collection's lexical table in arrays: for each term the
+rows that hold it and how often, and each row's length in tokens, all read from the
+FTS5 table itself (its ``fts5vocab`` instances and ``docsize``), so the terms are
+FTS5's own. A query adds up each term's contribution over its rows with numpy, in the
+same order and arithmetic as ``bm25()`` (``k1 = 1.2``, ``b = 0.75``, idf floored at
+``1e-6``), and ranks like the SQL: best score first, then smaller rowid.
+
+The copy is derived and never the truth. It answers only while the table is the one it
+was read from (FTS5's ``averages`` and ``structure`` records and the schema version,
+as :class:`~vectorhouse.engine.lexical.TermCounts` checks): any write, by this process
+or another, changes that, and the query goes to FTS5 while :class:`PostingsCache`
+reads the new version in a background thread. It is used for queries without a filter
+on tables without stemming whose query words are ASCII (where the tokenizer's word
+rule is Python's), over collections of at least ``Settings.lexical_postings_min_documents``
+documents; everything else goes to FTS5.
+
+    >>> import numpy as np
+    >>> p = Postings(b"v1", 4, np.array([10, 11, 12, 13]), np.full(4, 3.0), 3.0,
+    ...              {"fox": 0, "red": 1}, np.array([0, 1, 2]),
+    ...              np.array([1, 3], np.int32), np.array([1.0, 2.0], np.float32))
+    >>> rowids, scores = p.search(["red", "Fox"], 5)
+    >>> rowids.tolist(), np.round(scores, 4).tolist()
+    ([13, 11], [-1.165, -0.8473])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from vectorhouse.engine.lexical import _version
+from vectorhouse.errors import VectorhouseError
+from vectorhouse.storage.connection import open_read_connection
+
+if TYPE_CHECKING:
+    import sqlite3
+
+log = logging.getLogger("vectorhouse")
+
+K1 = 1.2
+B = 0.75
+_MIN_IDF = 1e-6
+_TERMS_PER_CHUNK = 4_096
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+
+Ranked = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]
+
+
+class Postings:
+    """One version of a lexical table as arrays (see the module's docstring).
+
+    ``rowids`` are the table's rows in ascending order and ``lengths`` their sizes in
+    tokens; term ``t`` (``lookup[t]``) is held by rows ``positions[starts[t]:starts[t+1]]``
+    (indexes into ``rowids``), ``frequencies`` times each.
+    """
+
+    def __init__(
+        self,
+        version: bytes,
+        n_rows: int,
+        rowids: npt.NDArray[np.int64],
+        lengths: npt.NDArray[np.float64],
+        average_length: float,
+        lookup: dict[str, int],
+        starts: npt.NDArray[np.int64],
+        positions: npt.NDArray[np.int32],
+        frequencies: npt.NDArray[np.float32],
+    ) -> None:
+        self.version = version
+        self.n_rows = n_rows
+        self.rowids = rowids
+        # k1 * (1 - b + b * D / avgdl), per row, evaluated as bm25() does.
+        self.norm = K1 * (1 - B + B * lengths / average_length) if n_rows else lengths
+        self.lookup = lookup
+        self.starts = starts
+        self.positions = positions
+        self.frequencies = frequencies
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays and the term lookup (roughly)."""
+        arrays = (self.rowids, self.norm, self.starts, self.positions, self.frequencies)
+        return sum(a.nbytes for a in arrays) + 100 * len(self.lookup)
+
+    def search(self, words: Sequence[str], k: int) -> Ranked | None:
+        """The ``k`` best rows for a query's words (as
+        :func:`~vectorhouse.engine.lexical.query_terms` splits them), ``(rowids, scores)``
+        as :func:`~vectorhouse.engine.lexical.search` returns them; None when a word is
+        not plain ASCII letters and digits (FTS5 must tokenize it)."""
+        if not all(_ASCII_WORD.fullmatch(w) for w in words):
+            return None
+        phrases = [self.lookup.get(w.lower()) for w in words]
+        hits = [0 if i is None else int(self.starts[i + 1] - self.starts[i]) for i in phrases]
+        if len(phrases) >= 2:  # lexical._informative_terms: leave out words in most rows
+            kept = [j for j, n in enumerate(hits) if not n > self.n_rows / 2]
+            if kept:
+                phrases, hits = [phrases[j] for j in kept], [hits[j] for j in kept]
+        scores = np.zeros(len(self.rowids), dtype=np.float64)
+        for term, n in zip(phrases, hits, strict=True):
+            if term is None:
+                continue
+            idf = math.log((self.n_rows - n + 0.5) / (n + 0.5))
+            if idf <= 0.0:
+                idf = _MIN_IDF
+            rows = self.positions[self.starts[term] : self.starts[term + 1]]
+            f = self.frequencies[self.starts[term] : self.starts[term + 1]].astype(np.float64)
+            scores[rows] += idf * ((f * (K1 + 1.0)) / (f + self.norm[rows]))
+        found = np.flatnonzero(scores > 0.0)  # every match scores above 0
+        negated = -scores[found]
+        if len(found) > k > 0:
+            kth = negated[np.argpartition(negated, k - 1)[:k]].max()
+            within = np.flatnonzero(negated <= kth)  # ties at the k-th score included
+            found, negated = found[within], negated[within]
+        order = np.lexsort((self.rowids[found], negated))[:k]
+        return self.rowids[found[order]], negated[order]
+
+    @classmethod
+    def read(cls, conn: sqlite3.Connection, table: str) -> Postings | None:
+        """The table as the caller's read transaction sees it; None for a table this
+        class cannot answer for (stemmed) or one whose parts disagree (damaged)."""
+        sql = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+        if sql is None or "porter" in str(sql[0]).lower():
+            return None
+        version, n_rows = _version(conn, table)
+        averages = conn.execute(f"SELECT block FROM {table}_data WHERE id = 1").fetchone()
+        n_tokens = _varints(bytes(averages[0] or b""), 2)[1] if averages else 0
+        ids, lengths = _docsizes(conn, table)
+        if len(ids) != n_rows:
+            return None
+        vocab = f"temp.{table}_instances"
+        conn.execute(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {vocab} USING fts5vocab(main, {table}, instance)"
+        )
+        lookup: dict[str, int] = {}
+        starts: list[npt.NDArray[np.int64]] = [np.zeros(1, np.int64)]
+        positions: list[npt.NDArray[np.int32]] = []
+        frequencies: list[npt.NDArray[np.float32]] = []
+        total = 0
+        cursor = conn.execute(
+            f"SELECT term, count(*), group_concat(doc) FROM {vocab} GROUP BY term"
+        )
+        while chunk := cursor.fetchmany(_TERMS_PER_CHUNK):
+            pos, freq, per_term = _chunk(chunk, ids)
+            if pos is None:
+                return None
+            for term, _, _ in chunk:
+                lookup[term] = len(lookup)
+            starts.append(total + np.cumsum(per_term))
+            total += len(pos)
+            positions.append(pos)
+            frequencies.append(freq)
+        return cls(
+            version,
+            n_rows,
+            ids,
+            lengths,
+            n_tokens / n_rows if n_rows else 0.0,
+            lookup,
+            np.concatenate(starts),
+            np.concatenate(positions) if positions else np.zeros(0, np.int32),
+            np.concatenate(frequencies) if frequencies else np.zeros(0, np.float32),
+        )
+
+
+def _chunk(
+    rows: list[tuple[str, int, str]], ids: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int32] | None, npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """Postings of some terms from ``(term, instances, 'doc,doc,...')`` rows: each term's
+    rows (positions in ``ids``) and frequencies, and how many rows each term has."""
+    counts = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+    docs = np.fromstring(",".join(r[2] for r in rows), dtype=np.int64, sep=",")
+    term = np.repeat(np.arange(len(rows)), counts)
+    if len(docs) and np.any((np.diff(docs) < 0) & (np.diff(term) == 0)):
+        order = np.lexsort((docs, term))  # a term's instances come grouped, maybe unsorted
+        docs = docs[order]
+    first = np.ones(len(docs), dtype=bool)
+    first[1:] = (docs[1:] != docs[:-1]) | (term[1:] != term[:-1])
+    run = np.flatnonzero(first)
+    freq = np.diff(np.append(run, len(docs))).astype(np.float32)
+    doc = docs[run]
+    pos = np.searchsorted(ids, doc)
+    if len(pos) and (pos.max() >= len(ids) or np.any(ids[pos] != doc)):
+        return None, freq, counts  # a row without a size: the table is damaged
+    per_term = np.bincount(term[run], minlength=len(rows)).astype(np.int64)
+    return pos.astype(np.int32), freq, per_term
+
+
+def _docsizes(
+    conn: sqlite3.Connection, table: str
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Each row's id and its size in tokens (the table has one column), ascending."""
+    rows = conn.execute(f"SELECT id, sz FROM {table}_docsize ORDER BY id").fetchall()
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    sizes = np.fromiter(
+        (_varints(bytes(r[1]), 1)[0] if r[1] else 0 for r in rows),
+        dtype=np.float64,
+        count=len(rows),
+    )
+    return ids, sizes
+
+
+def _varints(data: bytes, n: int) -> list[int]:
+    """The first ``n`` of SQLite's big-endian varints in ``data`` (0 for missing ones).
+
+    >>> _varints(bytes([0x81, 0x00, 0x05]), 3)
+    [128, 5, 0]
+    """
+    out, i = [], 0
+    for _ in range(n):
+        value = 0
+        for j in range(9):
+            if i >= len(data):
+                break
+            byte = data[i]
+            i += 1
+            if j == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if byte < 0x80:
+                break
+        out.append(value)
+    return out
+
+
+class PostingsCache:
+    """The :class:`Postings` of a client's lexical tables, read in a background thread
+    (one at a time, and busy at most half the time: after a read that took ``t``
+    seconds, the next starts no sooner than ``t`` later) when a query finds none for
+    the table's current version.
+
+    >>> import tempfile, os
+    >>> from vectorhouse.storage.connection import open_connection
+    >>> path = os.path.join(tempfile.mkdtemp(), "d.sqlite3")
+    >>> _ = open_connection(path)
+    >>> cache = PostingsCache(path, min_documents=10)
+    >>> cache.get("lexical_x", b"v1", n_rows=5) is None  # too small: FTS5 answers
+    True
+    >>> cache.close()
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        min_documents: int,
+        max_bytes: int = 1 << 30,
+        max_tables: int = 8,
+        busy_timeout_s: float = 10.0,
+    ) -> None:
+        self.path = path
+        self.min_documents = min_documents
+        self.max_bytes = max_bytes
+        self.max_tables = max_tables
+        self.busy_timeout_s = busy_timeout_s
+        self._tables: dict[str, Postings | None] = {}  # None: cannot answer for it
+        self._versions: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._not_before = 0.0
+        self._closed = False
+
+    def get(self, table: str, version: bytes, n_rows: int) -> Postings | None:
+        """The postings of ``table`` at ``version``, or None (and a read of that version
+        started, unless one is running or too soon)."""
+        if n_rows < self.min_documents or n_rows == 0:
+            return None
+        with self._lock:
+            if self._versions.get(table) == version:
+                found = self._tables.pop(table)
+                self._tables[table] = found  # most recently used last
+                return found
+            if self._thread is None and not self._closed and time.monotonic() >= self._not_before:
+                self._thread = threading.Thread(
+                    target=self._read, args=(table,), name="vectorhouse-postings", daemon=True
+                )
+                self._thread.start()
+        return None
+
+    def _read(self, table: str) -> None:
+        started = time.monotonic()
+        postings: Postings | None = None
+        version: bytes | None = None
+        try:
+            with _reading(self.path, self.busy_timeout_s) as conn:
+                if _has(conn, table):
+                    version = _version(conn, table)[0]
+                    postings = Postings.read(conn, table)
+        except (VectorhouseError, MemoryError, ValueError) as exc:
+            log.debug("could not read the postings of %s: %s", table, exc)
+            version = None
+        with self._lock:
+            self._thread = None
+            self._not_before = time.monotonic() + (time.monotonic() - started)
+            if self._closed or version is None:
+                return
+            self._tables.pop(table, None)
+            self._tables[table] = postings
+            self._versions[table] = version
+            self._evict()
+
+    def _evict(self) -> None:
+        """Drop the least recently used tables beyond the limits (under the lock)."""
+
+        def held() -> int:
+            return sum(p.nbytes for p in self._tables.values() if p is not None)
+
+        while len(self._tables) > 1 and (
+            len(self._tables) > self.max_tables or held() > self.max_bytes
+        ):
+            oldest = next(iter(self._tables))
+            del self._tables[oldest]
+            del self._versions[oldest]
+        only = next(iter(self._tables.values()), None)
+        if only is not None and only.nbytes > self.max_bytes:
+            self._tables.clear()
+            self._versions.clear()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for the read in progress, if any, to finish."""
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def close(self) -> None:
+        """Forget everything and wait for the read in progress (before the database
+        closes)."""
+        with self._lock:
+            self._closed = True
+            self._tables.clear()
+            self._versions.clear()
+        self.wait()
+
+
+def _has(conn: sqlite3.Connection, table: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()
+    return row is not None
+
+
+@contextlib.contextmanager
+def _reading(path: str, busy_timeout_s: float) -> Iterator[sqlite3.Connection]:
+    """A read connection of its own, in one read transaction, closed afterwards."""
+    conn = open_read_connection(path, busy_timeout_s=busy_timeout_s)
+    try:
+        conn.execute("BEGIN")
+        yield conn
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
