@@ -109,27 +109,52 @@ def test_ties_at_the_kth_score_are_broken_by_rowid_as_in_sql(
     assert expected[0][1] == expected[1][1]  # the three equal documents tie
 
 
-def test_words_that_fts5_must_tokenize_are_left_to_it(collection: vectorhouse.Collection) -> None:
-    postings = _read_postings(collection)
-    assert postings.search(["café"], 5) is None
-    assert postings.search(["w1", "straße"], 5) is None
+def test_words_outside_ascii_are_tokenized_by_fts5_itself(tmp_path: Path) -> None:
+    docs = ["Crème brûlée au café", "cafe creme", "Straße und strasse", "naïve café x²", "x2"]
+    with vectorhouse.PersistentClient(path=tmp_path, settings=EAGER) as client:
+        col = client.create_collection("accents", embedding_function=None)
+        col.add(ids=[str(i) for i in range(len(docs))], embeddings=[[1.0]] * 5, documents=docs)
+        postings = _read_postings(col)
+        assert postings.search(["café"], 5) is None  # FTS5's tokenizer is needed
+        conn = sqlite3.connect(":memory:")
+        for text in ["café", "CRÈME brulee", "straße", "x²", "naïve Café creme", "x2"]:
+            found = postings.search(lexical.query_terms(text), 5, conn)
+            assert found is not None, text
+            got = list(zip(found[0].tolist(), found[1].tolist(), strict=True))
+            assert got == _fts5(col, text, 5), text
+        _ready(col)
+        assert _served(col, "café", 5) == _fts5(col, "café", 5) != []
 
 
-def test_a_stemmed_table_gets_no_postings(tmp_path: Path) -> None:
+STEMMED = ["running", "runs", "ran", "connect", "connection", "connected", "files", "file"]
+
+
+def test_a_stemmed_table_ranks_with_the_stemmed_query_words(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    vocabulary = STEMMED + WORDS[:20]
+    docs = [" ".join(rng.choice(vocabulary, size=int(rng.integers(1, 12)))) for _ in range(200)]
     with vectorhouse.PersistentClient(path=tmp_path, settings=EAGER) as client:
         col = client.create_collection(
             "stemmed",
             embedding_function=None,
             configuration={"lexical": {"stemming": "porter"}},
         )
-        col.add(ids=["a", "b"], embeddings=[[1.0, 0.0], [0.0, 1.0]], documents=["runs", "ran"])
-        conn = sqlite3.connect(client._engine.store.path or "")
-        try:
-            assert Postings.read(conn, lexical.table_name(str(col.id))) is None
-        finally:
-            conn.close()
+        col.add(
+            ids=[str(i) for i in range(len(docs))],
+            embeddings=rng.standard_normal((len(docs), 4)).astype(np.float32),
+            documents=docs,
+        )
+        postings = _read_postings(col)
+        assert not postings.plain
+        for _ in range(60):
+            text = " ".join(rng.choice([*vocabulary, "Runner", "CONNECTS"], size=3))
+            assert _served(col, text, 10) == _fts5(col, text, 10), text
+            with col._engine.lock, col._engine.store.tx.snapshot():
+                found = postings.search(lexical.query_terms(text), 10, col._engine.store.conn)
+            assert found is not None
+            assert list(zip(*(a.tolist() for a in found), strict=True)) == _fts5(col, text, 10)
         _ready(col)
-        assert col.query(query_texts=["running"], mode="lexical", n_results=2)["ids"] == [["a"]]
+        assert _served(col, "connecting", 50) == _fts5(col, "connecting", 50) != []
 
 
 def test_queries_are_served_from_postings_once_read(collection: vectorhouse.Collection) -> None:
@@ -138,19 +163,22 @@ def test_queries_are_served_from_postings_once_read(collection: vectorhouse.Coll
     table = lexical.table_name(str(collection.id))
     assert engine.postings is not None and table in engine.postings._versions
     calls = []
-    original = Postings.search
+    original = Postings.rank
 
-    def spy(self: Postings, words: Any, k: int) -> Any:
+    def spy(self: Postings, words: Any, terms: Any, k: int) -> Any:
         calls.append(words)
-        return original(self, words, k)
+        return original(self, words, terms, k)
 
     try:
-        Postings.search = spy  # type: ignore[method-assign]
+        Postings.rank = spy  # type: ignore[method-assign]
         for text in ["w1 w2", "the w40", "w5"]:
             assert _served(collection, text, 10) == _fts5(collection, text, 10)
+        hybrid_found = collection.query(
+            query_texts=["w1 w2"], query_embeddings=[[0.1] * 8], n_results=5, mode="hybrid"
+        )
     finally:
-        Postings.search = original  # type: ignore[method-assign]
-    assert len(calls) == 3
+        Postings.rank = original  # type: ignore[method-assign]
+    assert len(calls) == 4 and len(hybrid_found["ids"][0]) == 5
 
 
 @pytest.mark.parametrize("write", ["add", "update", "delete", "upsert"])
@@ -240,3 +268,24 @@ def test_hybrid_search_with_the_default_model_is_unchanged_by_postings(tmp_path:
     assert [r["ids"] for r in after] == [r["ids"] for r in before]
     assert [r["distances"] for r in after] == [r["distances"] for r in before]
     assert after[0]["ids"][0][0] == "t0"
+
+
+@pytest.mark.parametrize("fusion", ["weighted", "rrf"])
+def test_hybrid_results_are_the_same_with_postings_and_with_fts5_alone(
+    collection: vectorhouse.Collection, tmp_path: Path, fusion: str
+) -> None:
+    _ready(collection)
+    rng = np.random.default_rng(11)
+    with vectorhouse.PersistentClient(path=tmp_path) as plain:  # below the size for postings
+        other = plain.get_collection("posts", embedding_function=None)
+        for text in _queries(rng, 40)[:-1]:  # ("?!" has no words: hybrid needs one)
+            vector = rng.standard_normal((1, 8)).astype(np.float32)
+            args: dict[str, Any] = {
+                "query_texts": [text],
+                "query_embeddings": vector,
+                "n_results": 10,
+                "mode": "hybrid",
+                "fusion": fusion,
+            }
+            assert collection.query(**args) == other.query(**args), text
+    assert plain._engine.postings is not None and not plain._engine.postings._versions

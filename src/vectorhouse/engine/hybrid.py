@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from vectorhouse.engine import lexical
+from vectorhouse.engine import lexical, postings
 
 if TYPE_CHECKING:
     from vectorhouse.engine.engine import Engine, QueryRows
@@ -311,10 +311,16 @@ def _hybrid(
 ) -> list[Ranked]:
     """The fused rankings of :func:`hybrid_query`, inside the caller's read."""
     depth = max(n_results, fusion.candidates)
-    dense = _dense(engine, row, queries, depth, node, ids)
     conn, counts = engine.store.conn, _term_counts(engine)
+    # BM25 from the postings in memory runs in another thread beside the dense search.
+    fast = [
+        lexical.in_memory(conn, row.id, t, depth, node, ids, counts, engine.postings) for t in texts
+    ]
+    running = [None if f is None else postings.in_background(f) for f in fast]
+    dense = _dense(engine, row, queries, depth, node, ids)
     lex = [
-        lexical.search(conn, row.id, t, depth, node, ids, counts, engine.postings) for t in texts
+        lexical.search(conn, row.id, t, depth, node, ids, counts) if f is None else f.result()
+        for t, f in zip(texts, running, strict=True)
     ]
     out: list[Ranked] = []
     w = fusion.weight

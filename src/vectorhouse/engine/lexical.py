@@ -25,10 +25,11 @@ Scores are FTS5's ``bm25()`` (k1 = 1.2, b = 0.75), negated as FTS5 does: lower i
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -303,6 +304,32 @@ def _varint(data: bytes) -> int:
     return value
 
 
+def in_memory(
+    conn: sqlite3.Connection,
+    collection_id: str,
+    text: str,
+    k: int,
+    node: Node | None = None,
+    ids: Sequence[str] | None = None,
+    counts: TermCounts | None = None,
+    postings: PostingsCache | None = None,
+) -> Callable[[], tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] | None:
+    """:func:`search`'s ranking from the postings in memory, when they hold the table's
+    current version and the query has no filter: a function that gives it without
+    using ``conn`` (so another thread can run it); None otherwise."""
+    if postings is None or counts is None or node is not None or ids is not None or k <= 0:
+        return None
+    words = query_terms(text)
+    if not words:
+        return None
+    t = table_name(collection_id)
+    found = postings.get(t, *_version(conn, t))
+    terms = found.terms(words, conn) if found is not None else None
+    if found is None or terms is None:
+        return None
+    return functools.partial(found.rank, words, terms, k)
+
+
 def search(
     conn: sqlite3.Connection,
     collection_id: str,
@@ -322,11 +349,9 @@ def search(
     terms = query_terms(text)
     if not terms or k <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float64)
-    if postings is not None and counts is not None and node is None and ids is None:
-        found = postings.get(t, *_version(conn, t))
-        ranked = found.search(terms, k) if found is not None else None
-        if ranked is not None:
-            return ranked
+    fast = in_memory(conn, collection_id, text, k, node, ids, counts, postings)
+    if fast is not None:
+        return fast()
     expr = _any_of(_informative_terms(conn, t, terms, counts))
     sql = f"SELECT f.rowid, bm25({t}) AS s FROM {t} f"
     args: list[Any] = [expr]

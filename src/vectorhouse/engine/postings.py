@@ -15,13 +15,13 @@ The copy is derived and never the truth. It answers only while the table is the 
 was read from (FTS5's ``averages`` and ``structure`` records and the schema version,
 as :class:`~vectorhouse.engine.lexical.TermCounts` checks): any write, by this process
 or another, changes that, and the query goes to FTS5 while :class:`PostingsCache`
-reads the new version in a background thread. It is used for queries without a filter
-on tables without stemming whose query words are ASCII (where the tokenizer's word
-rule is Python's), over collections of at least ``Settings.lexical_postings_min_documents``
-documents; everything else goes to FTS5.
+reads the new version in a background thread. Query words are made terms by FTS5's own
+tokenizer (:func:`tokens`; plain ASCII words on an unstemmed table are just
+lowercased). It is used for queries without a filter over collections of at least
+``Settings.lexical_postings_min_documents`` documents; everything else goes to FTS5.
 
     >>> import numpy as np
-    >>> p = Postings(b"v1", 4, np.array([10, 11, 12, 13]), np.full(4, 3.0), 3.0,
+    >>> p = Postings("unicode61", b"v1", 4, np.array([10, 11, 12, 13]), np.full(4, 3.0), 3.0,
     ...              {"fox": 0, "red": 1}, np.array([0, 1, 2]),
     ...              np.array([1, 3], np.int32), np.array([1.0, 2.0], np.float32))
     >>> rowids, scores = p.search(["red", "Fox"], 5)
@@ -34,21 +34,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import re
+import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from vectorhouse.engine.lexical import _version
+from vectorhouse.engine.lexical import _folded, _version
 from vectorhouse.errors import VectorhouseError
 from vectorhouse.storage.connection import open_read_connection
-
-if TYPE_CHECKING:
-    import sqlite3
 
 log = logging.getLogger("vectorhouse")
 
@@ -57,8 +58,13 @@ B = 0.75
 _MIN_IDF = 1e-6
 _TERMS_PER_CHUNK = 4_096
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+_TOKENIZE = re.compile(r"tokenize\s*=\s*'((?:[^']|'')*)'")
+_MAX_WORDS = 100_000
+_WORDS: dict[tuple[str, str], str | None] = {}
+"""Words FTS5 tokenized, per tokenizer: ``(tokenize, word) -> term`` (None: not one token)."""
 
 Ranked = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]
+T = TypeVar("T")
 
 
 class Postings:
@@ -71,6 +77,7 @@ class Postings:
 
     def __init__(
         self,
+        tokenize: str,
         version: bytes,
         n_rows: int,
         rowids: npt.NDArray[np.int64],
@@ -81,6 +88,8 @@ class Postings:
         positions: npt.NDArray[np.int32],
         frequencies: npt.NDArray[np.float32],
     ) -> None:
+        self.tokenize = tokenize
+        self.plain = "porter" not in tokenize.split()
         self.version = version
         self.n_rows = n_rows
         self.rowids = rowids
@@ -97,23 +106,42 @@ class Postings:
         arrays = (self.rowids, self.norm, self.starts, self.positions, self.frequencies)
         return sum(a.nbytes for a in arrays) + 100 * len(self.lookup)
 
-    def search(self, words: Sequence[str], k: int) -> Ranked | None:
+    def search(
+        self, words: Sequence[str], k: int, conn: sqlite3.Connection | None = None
+    ) -> Ranked | None:
         """The ``k`` best rows for a query's words (as
         :func:`~vectorhouse.engine.lexical.query_terms` splits them), ``(rowids, scores)``
-        as :func:`~vectorhouse.engine.lexical.search` returns them; None when a word is
-        not plain ASCII letters and digits (FTS5 must tokenize it)."""
-        if not all(_ASCII_WORD.fullmatch(w) for w in words):
+        as :func:`~vectorhouse.engine.lexical.search` returns them: :meth:`terms` then
+        :meth:`rank`. None when the words need FTS5's tokenizer and ``conn`` is None, or
+        a word is not one token to it."""
+        terms = self.terms(words, conn)
+        return None if terms is None else self.rank(words, terms, k)
+
+    def terms(self, words: Sequence[str], conn: sqlite3.Connection | None) -> list[str] | None:
+        """The term FTS5 makes of each word with the table's tokenizer: plain ASCII words
+        lowercased on an unstemmed table, others asked of FTS5 itself on ``conn``
+        (remembered); None where a word is not exactly one token, or there is no
+        ``conn`` to ask."""
+        if self.plain and all(_ASCII_WORD.fullmatch(w) for w in words):
+            return [w.lower() for w in words]
+        if conn is None:
             return None
-        phrases = [self.lookup.get(w.lower()) for w in words]
-        hits = [0 if i is None else int(self.starts[i + 1] - self.starts[i]) for i in phrases]
-        if len(phrases) >= 2:  # lexical._informative_terms: leave out words in most rows
-            kept = [j for j, n in enumerate(hits) if not n > self.n_rows / 2]
+        return tokens(conn, self.tokenize, words)
+
+    def rank(self, words: Sequence[str], terms: Sequence[str], k: int) -> Ranked:
+        """The ranking of :meth:`search` for words and their terms (no connection needed:
+        it can run in another thread)."""
+        phrases = [self.lookup.get(t) for t in terms]
+        if len(words) >= 2:  # lexical._informative_terms: leave out words in most rows
+            common = [self._rows(self.lookup.get(_folded(w))) > self.n_rows / 2 for w in words]
+            kept = [j for j, c in enumerate(common) if not c]
             if kept:
-                phrases, hits = [phrases[j] for j in kept], [hits[j] for j in kept]
+                phrases = [phrases[j] for j in kept]
         scores = np.zeros(len(self.rowids), dtype=np.float64)
-        for term, n in zip(phrases, hits, strict=True):
+        for term in phrases:
             if term is None:
                 continue
+            n = self._rows(term)
             idf = math.log((self.n_rows - n + 0.5) / (n + 0.5))
             if idf <= 0.0:
                 idf = _MIN_IDF
@@ -129,14 +157,19 @@ class Postings:
         order = np.lexsort((self.rowids[found], negated))[:k]
         return self.rowids[found[order]], negated[order]
 
+    def _rows(self, term: int | None) -> int:
+        """How many rows hold a term (0 for None)."""
+        return 0 if term is None else int(self.starts[term + 1] - self.starts[term])
+
     @classmethod
     def read(cls, conn: sqlite3.Connection, table: str) -> Postings | None:
-        """The table as the caller's read transaction sees it; None for a table this
-        class cannot answer for (stemmed) or one whose parts disagree (damaged)."""
+        """The table as the caller's read transaction sees it; None for a table whose
+        parts disagree (damaged)."""
         sql = conn.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
         ).fetchone()
-        if sql is None or "porter" in str(sql[0]).lower():
+        spec = _TOKENIZE.search(str(sql[0])) if sql is not None else None
+        if spec is None:
             return None
         version, n_rows = _version(conn, table)
         averages = conn.execute(f"SELECT block FROM {table}_data WHERE id = 1").fetchone()
@@ -167,6 +200,7 @@ class Postings:
             positions.append(pos)
             frequencies.append(freq)
         return cls(
+            spec.group(1).replace("''", "'"),
             version,
             n_rows,
             ids,
@@ -238,6 +272,81 @@ def _varints(data: bytes, n: int) -> list[int]:
                 break
         out.append(value)
     return out
+
+
+def tokens(conn: sqlite3.Connection, tokenize: str, words: Sequence[str]) -> list[str] | None:
+    """The term FTS5's tokenizer ``tokenize`` makes of each word (as in a query's
+    quoted phrase), asked of FTS5 itself through a temporary table on ``conn`` and
+    remembered; None if a word is not exactly one token (or FTS5 cannot be asked).
+
+    >>> import sqlite3
+    >>> tokens(sqlite3.connect(":memory:"), "porter unicode61 remove_diacritics 2",
+    ...        ["Running", "Crème"])
+    ['run', 'creme']
+    """
+    missing = list(dict.fromkeys(w for w in words if (tokenize, w) not in _WORDS))
+    if missing:
+        try:
+            found = _tokenized(conn, tokenize, missing)
+        except (sqlite3.Error, VectorhouseError) as exc:
+            log.debug("could not tokenize query words: %s", exc)
+            return None
+        if len(_WORDS) + len(found) > _MAX_WORDS:
+            _WORDS.clear()
+        _WORDS.update({(tokenize, w): t for w, t in found.items()})
+    terms = [_WORDS.get((tokenize, w)) for w in words]
+    return None if any(t is None for t in terms) else [t for t in terms if t is not None]
+
+
+def _tokenized(conn: sqlite3.Connection, tokenize: str, words: list[str]) -> dict[str, str | None]:
+    """Each word's one term from FTS5 (None: none, or several)."""
+    name = f"vh_words_{zlib.crc32(tokenize.encode()):08x}"
+    quoted = tokenize.replace("'", "''")
+    conn.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{name} USING fts5(w, tokenize='{quoted}')"
+    )
+    conn.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{name}_i USING fts5vocab(temp, {name}, instance)"
+    )
+    conn.execute(f"DELETE FROM temp.{name}")
+    conn.executemany(
+        f"INSERT INTO temp.{name} (rowid, w) VALUES (?, ?)", list(enumerate(words, start=1))
+    )
+    per_word: dict[int, list[str]] = {}
+    for doc, term in conn.execute(f"SELECT doc, term FROM temp.{name}_i"):
+        per_word.setdefault(int(doc), []).append(str(term))
+    conn.execute(f"DELETE FROM temp.{name}")
+    out: dict[str, str | None] = {}
+    for i, word in enumerate(words, start=1):
+        got = per_word.get(i, [])
+        out[word] = got[0] if len(got) == 1 else None
+    return out
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def in_background(fn: Callable[[], T]) -> Future[T]:
+    """Run ``fn`` in a small shared thread pool (at once, in this thread, on a machine
+    with one core), so that a query's BM25 ranking overlaps its dense search.
+
+    >>> in_background(lambda: 6 * 7).result()
+    42
+    """
+    global _POOL
+    if (os.cpu_count() or 1) < 2:
+        done: Future[T] = Future()
+        try:
+            done.set_result(fn())
+        except Exception as exc:  # handed to the caller by result(), as the pool does
+            done.set_exception(exc)
+        return done
+    with _POOL_LOCK:
+        if _POOL is None:
+            workers = min(4, os.cpu_count() or 1)
+            _POOL = ThreadPoolExecutor(workers, thread_name_prefix="vectorhouse-bm25")
+    return _POOL.submit(fn)
 
 
 class PostingsCache:
