@@ -1,6 +1,7 @@
 """Lexical and hybrid retrieval over the engine: BM25 candidates from the collection's
-FTS5 table (:mod:`vectorhouse.engine.lexical`), dense candidates from the vector index,
-and their fusion.
+FTS5 table (:mod:`vectorhouse.engine.lexical`, or its postings in memory,
+:mod:`vectorhouse.engine.postings`, which then rank in a second thread while the dense
+search runs), dense candidates from the vector index, and their fusion.
 
 Two fusions, both over each retriever's top candidates:
 
