@@ -73,7 +73,7 @@ class Settings:
     over its candidates' vectors kept in memory (see ``exact_cache_max_bytes``)."""
     exact_cache_max_bytes: int = 128 * 2**20
     """Memory for the cached candidate vectors of repeated filters (per client)."""
-    lexical_postings_min_documents: int = 20_000
+    lexical_postings_min_documents: int = 1_000
     """Lexical and hybrid queries without a filter, on collections of at least this many
     documents, rank BM25 from postings kept in memory (read from the lexical table in a
     background thread, after each change) instead of scoring every match in SQLite."""

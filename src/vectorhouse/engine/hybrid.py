@@ -14,7 +14,7 @@ Two fusions, both over each retriever's top candidates:
   a record absent from one list gets nothing from it.
 
 The default was chosen on the labelled sets of ``benchmarks/quality.py`` (RESULTS.md):
-nDCG@10 of weighted 0.6 was above both dense and BM25 on each set (by 0.016 to 0.027)
+nDCG@10 of weighted 0.6 was above both dense and BM25 on each set (by 0.014 to 0.027)
 and had the best mean; RRF fell below dense on two of the three sets.
 
 Fused results are reported as distances, lower is better: ``-score``.
