@@ -7,6 +7,7 @@ tokenize itself is left to FTS5."""
 from __future__ import annotations
 
 import sqlite3
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -289,3 +290,35 @@ def test_hybrid_results_are_the_same_with_postings_and_with_fts5_alone(
             }
             assert collection.query(**args) == other.query(**args), text
     assert plain._engine.postings is not None and not plain._engine.postings._versions
+
+
+def _hybrid_in_child(path: str, queue: Any) -> None:
+    with vectorhouse.PersistentClient(path=path, settings=EAGER) as client:
+        col = client.get_collection("posts", embedding_function=None)
+        found = col.query(
+            query_texts=["w1 w2"], query_embeddings=[[0.1] * 8], n_results=3, mode="hybrid"
+        )
+        queue.put(found["ids"])
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_runs_hybrid_queries_with_its_own_threads(
+    collection: vectorhouse.Collection, tmp_path: Path
+) -> None:
+    import multiprocessing
+
+    _ready(collection)
+    args: dict[str, Any] = {"query_texts": ["w1 w2"], "query_embeddings": [[0.1] * 8]}
+    expected = collection.query(**args, n_results=3, mode="hybrid")["ids"]  # pool started
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_hybrid_in_child, args=(str(tmp_path), queue))
+    child.start()
+    try:
+        child.join(30)
+        assert child.exitcode == 0  # (None: it hung waiting for a thread it does not have)
+        assert queue.get(timeout=5) == expected
+    finally:
+        if child.is_alive():
+            child.kill()

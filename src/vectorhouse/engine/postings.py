@@ -323,8 +323,18 @@ def _tokenized(conn: sqlite3.Connection, tokenize: str, words: list[str]) -> dic
     return out
 
 
-_POOL: ThreadPoolExecutor | None = None
+_POOL: tuple[int, ThreadPoolExecutor] | None = None  # (the process that made it, pool)
 _POOL_LOCK = threading.Lock()
+
+
+def _forget_pool() -> None:
+    """In a forked child: the parent's pool threads are not there; start afresh."""
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def in_background(fn: Callable[[], T]) -> Future[T]:
@@ -343,10 +353,14 @@ def in_background(fn: Callable[[], T]) -> Future[T]:
             done.set_exception(exc)
         return done
     with _POOL_LOCK:
-        if _POOL is None:
+        if _POOL is None or _POOL[0] != os.getpid():  # (a forked child makes its own)
             workers = min(4, os.cpu_count() or 1)
-            _POOL = ThreadPoolExecutor(workers, thread_name_prefix="vectorhouse-bm25")
-    return _POOL.submit(fn)
+            _POOL = (
+                os.getpid(),
+                ThreadPoolExecutor(workers, thread_name_prefix="vectorhouse-bm25"),
+            )
+        pool = _POOL[1]
+    return pool.submit(fn)
 
 
 class PostingsCache:
