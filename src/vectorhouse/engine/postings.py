@@ -21,8 +21,8 @@ lowercased). It is used for queries without a filter over collections of at leas
 ``Settings.lexical_postings_min_documents`` documents; everything else goes to FTS5.
 
     >>> import numpy as np
-    >>> p = Postings("unicode61", b"v1", 4, np.array([10, 11, 12, 13]), np.full(4, 3.0), 3.0,
-    ...              {"fox": 0, "red": 1}, np.array([0, 1, 2]),
+    >>> p = Postings("unicode61 remove_diacritics 2", b"v1", 4, np.array([10, 11, 12, 13]),
+    ...              np.full(4, 3.0), 3.0, {"fox": 0, "red": 1}, np.array([0, 1, 2]),
     ...              np.array([1, 3], np.int32), np.array([1.0, 2.0], np.float32))
     >>> rowids, scores = p.search(["red", "Fox"], 5)
     >>> rowids.tolist(), np.round(scores, 4).tolist()
@@ -47,7 +47,7 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from vectorhouse.engine.lexical import _folded, _version
+from vectorhouse.engine.lexical import _folded, _version, tokenize_spec
 from vectorhouse.errors import VectorhouseError
 from vectorhouse.storage.connection import open_read_connection
 
@@ -89,7 +89,8 @@ class Postings:
         frequencies: npt.NDArray[np.float32],
     ) -> None:
         self.tokenize = tokenize
-        self.plain = "porter" not in tokenize.split()
+        # The default tokenizer makes a plain ASCII word its lowercase; others are asked.
+        self.plain = tokenize == tokenize_spec({})
         self.version = version
         self.n_rows = n_rows
         self.rowids = rowids
