@@ -322,3 +322,26 @@ def test_a_forked_child_runs_hybrid_queries_with_its_own_threads(
     finally:
         if child.is_alive():
             child.kill()
+
+
+def test_a_table_too_large_for_the_memory_allowed_is_left_to_fts5(tmp_path: Path) -> None:
+    settings = vectorhouse.Settings(
+        lexical_postings_min_documents=1, lexical_postings_max_bytes=10_000
+    )
+    rng = np.random.default_rng(4)
+    docs = _documents(rng, 500)
+    with vectorhouse.PersistentClient(path=tmp_path, settings=settings) as client:
+        col = client.create_collection("big", embedding_function=None)
+        col.add(
+            ids=[str(i) for i in range(len(docs))],
+            embeddings=rng.standard_normal((len(docs), 4)).astype(np.float32),
+            documents=docs,
+        )
+        _ready(col)
+        cache = client._engine.postings
+        assert cache is not None
+        table = lexical.table_name(str(col.id))
+        assert table in cache._versions and cache._tables[table] is None  # not read
+        for text in ["w1 w2", "w3"]:
+            assert _served(col, text, 10) == _fts5(col, text, 10)
+            assert cache._thread is None  # and not read again for this version

@@ -214,6 +214,18 @@ class Postings:
         )
 
 
+def estimated_bytes(conn: sqlite3.Connection, table: str) -> int:
+    """About how much memory :meth:`Postings.read` would hold for the table (from its
+    term and posting counts, read through ``fts5vocab``)."""
+    vocab = f"temp.{table}_rows"
+    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {vocab} USING fts5vocab(main, {table}, row)")
+    terms, postings = conn.execute(
+        f"SELECT count(*), coalesce(sum(doc), 0) FROM {vocab}"
+    ).fetchone()
+    n_rows = _version(conn, table)[1]
+    return 8 * int(postings) + 108 * int(terms) + 16 * n_rows
+
+
 def _chunk(
     rows: list[tuple[str, int, str]], ids: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.int32] | None, npt.NDArray[np.float32], npt.NDArray[np.int64]]:
@@ -368,7 +380,9 @@ class PostingsCache:
     """The :class:`Postings` of a client's lexical tables, read in a background thread
     (one at a time, and busy at most half the time: after a read that took ``t``
     seconds, the next starts no sooner than ``t`` later) when a query finds none for
-    the table's current version.
+    the table's current version. Tables beyond ``max_tables`` or ``max_bytes`` in all
+    are forgotten, least recently used first; a table that alone would hold more than
+    ``max_bytes`` is not read, and FTS5 answers for it.
 
     >>> import tempfile, os
     >>> from vectorhouse.storage.connection import open_connection
@@ -426,7 +440,11 @@ class PostingsCache:
             with _reading(self.path, self.busy_timeout_s) as conn:
                 if _has(conn, table):
                     version = _version(conn, table)[0]
-                    postings = Postings.read(conn, table)
+                    # Too large for the memory allowed: FTS5 answers for this version.
+                    if estimated_bytes(conn, table) <= self.max_bytes:
+                        postings = Postings.read(conn, table)
+            if postings is not None and postings.nbytes > self.max_bytes:
+                postings = None
         except (VectorhouseError, MemoryError, ValueError) as exc:
             log.debug("could not read the postings of %s: %s", table, exc)
             version = None
@@ -452,10 +470,6 @@ class PostingsCache:
             oldest = next(iter(self._tables))
             del self._tables[oldest]
             del self._versions[oldest]
-        only = next(iter(self._tables.values()), None)
-        if only is not None and only.nbytes > self.max_bytes:
-            self._tables.clear()
-            self._versions.clear()
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for the read in progress, if any, to finish."""
