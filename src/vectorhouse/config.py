@@ -74,9 +74,9 @@ class Settings:
     exact_cache_max_bytes: int = 128 * 2**20
     """Memory for the cached candidate vectors of repeated filters (per client)."""
     lexical_postings_min_documents: int = 1_000
-    """Lexical and hybrid queries without a filter, on collections of at least this many
-    documents, rank BM25 from postings kept in memory (read from the lexical table in a
-    background thread, after each change) instead of scoring every match in SQLite."""
+    """Lexical and hybrid queries on collections of at least this many documents rank
+    BM25 from postings kept in memory (read from the lexical table in a background
+    thread, after each change) instead of scoring every match in SQLite."""
     lexical_postings_max_bytes: int = 512 * 2**20
     """Memory for those postings (per client; least recently used collections first out)."""
     max_batch_size: int = 100_000

@@ -166,9 +166,9 @@ def test_queries_are_served_from_postings_once_read(collection: vectorhouse.Coll
     calls = []
     original = Postings.rank
 
-    def spy(self: Postings, words: Any, terms: Any, k: int) -> Any:
-        calls.append(words)
-        return original(self, words, terms, k)
+    def spy(self: Postings, *args: Any) -> Any:
+        calls.append(args)
+        return original(self, *args)
 
     try:
         Postings.rank = spy  # type: ignore[method-assign]
@@ -345,3 +345,44 @@ def test_a_table_too_large_for_the_memory_allowed_is_left_to_fts5(tmp_path: Path
         for text in ["w1 w2", "w3"]:
             assert _served(col, text, 10) == _fts5(col, text, 10)
             assert cache._thread is None  # and not read again for this version
+
+
+FILTERS: list[dict[str, Any]] = [
+    {"where": {"n": 2}},
+    {"where": {"n": {"$in": [0, 4]}}},
+    {"where_document": {"$contains": "w5"}},
+    {"where": {"n": {"$ne": 1}}, "where_document": {"$not_contains": "the"}},
+    {"ids": [f"d{i}" for i in range(0, 400, 3)]},
+    {"ids": ["d1", "d2", "absent"], "where": {"n": {"$gte": 1}}},
+    {"where": {"n": 99}},  # passes nothing
+]
+
+
+@pytest.mark.parametrize("mode", ["lexical", "hybrid"])
+def test_filtered_queries_from_postings_equal_fts5_under_the_same_filter(
+    collection: vectorhouse.Collection, tmp_path: Path, mode: str
+) -> None:
+    _ready(collection)
+    rng = np.random.default_rng(12)
+    fts5_only = vectorhouse.Settings(lexical_postings_min_documents=10**9)
+    calls = []
+    original = Postings.rank
+
+    def spy(self: Postings, *args: Any) -> Any:
+        calls.append(args)
+        return original(self, *args)
+
+    with vectorhouse.PersistentClient(path=tmp_path, settings=fts5_only) as plain:
+        other = plain.get_collection("posts", embedding_function=None)
+        try:
+            Postings.rank = spy  # type: ignore[method-assign]
+            for filters in FILTERS:
+                for text in _queries(rng, 8)[:-1]:
+                    args: dict[str, Any] = {"query_texts": [text], "n_results": 15, "mode": mode}
+                    if mode == "hybrid":
+                        args["query_embeddings"] = rng.standard_normal((1, 8)).astype(np.float32)
+                    got = collection.query(**args, **filters)
+                    assert got == other.query(**args, **filters), (filters, text)
+        finally:
+            Postings.rank = original  # type: ignore[method-assign]
+    assert len(calls) == len(FILTERS) * 14  # every one ranked from the postings

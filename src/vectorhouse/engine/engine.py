@@ -800,13 +800,25 @@ class Engine:
         return block.search(queries, k)
 
     def _filtered(
-        self, row: CollectionRow, node: Node | None, ids: Sequence[str] | None
+        self, row: CollectionRow, node: Node | None, ids: Sequence[str] | None, *, use: bool = True
     ) -> Selection:
+        """The records a filter passes (cached per collection version). ``use`` False:
+        not counted as a use by the dense planner (which keeps the vectors of filters
+        used more than once)."""
         key = (row.id, row.last_seq, (node, None if ids is None else tuple(ids)))
-        sel = self._selections.get(key)
+        sel = self._selections.get(key, use=use)
         if sel is None:
-            sel = self._selections.put(key, self.store.filter_rowids(row.id, node, ids))
+            rowids = self.store.filter_rowids(row.id, node, ids)
+            sel = self._selections.put(key, rowids, uses=int(use))
         return sel
+
+    def selected_rowids(
+        self, row: CollectionRow, node: Node | None, ids: Sequence[str] | None
+    ) -> Labels:
+        """The rowids (ascending) of the collection's records that pass a filter, for
+        lexical ranking inside a read (cached with the dense planner's, not counted as
+        its use)."""
+        return self._filtered(row, node, ids, use=False).rowids
 
     # -- index maintenance ----------------------------------------------------------
 

@@ -25,7 +25,7 @@ Fused results are reported as distances, lower is better: ``-score``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -127,8 +127,15 @@ def lexical_ranked(
 
     def read() -> list[Ranked]:
         # ensure_lexical found the table, so the collection exists.
-        conn, counts = engine.store.conn, _term_counts(engine)
-        return [lexical.search(conn, cid, t, k, node, ids, counts, engine.postings) for t in texts]
+        conn, counts, allowed = (
+            engine.store.conn,
+            _term_counts(engine),
+            _allowed(engine, cid, node, ids),
+        )
+        return [
+            lexical.search(conn, cid, t, k, node, ids, counts, engine.postings, allowed)
+            for t in texts
+        ]
 
     return engine._read(read)
 
@@ -155,14 +162,32 @@ def lexical_query(
     ensure_lexical(engine, cid)
 
     def read() -> list[QueryRows]:
-        conn, counts = engine.store.conn, _term_counts(engine)
+        conn, counts, allowed = (
+            engine.store.conn,
+            _term_counts(engine),
+            _allowed(engine, cid, node, ids),
+        )
         ranked = [
-            lexical.search(conn, cid, t, n_results, node, ids, counts, engine.postings)
+            lexical.search(conn, cid, t, n_results, node, ids, counts, engine.postings, allowed)
             for t in texts
         ]
         return fetch_ranked(engine, cid, ranked, include)
 
     return engine._read(read)
+
+
+def _allowed(
+    engine: Engine,
+    cid: str,
+    node: Node | None,
+    ids: Sequence[str] | None,
+    row: CollectionRow | None = None,
+) -> Callable[[], npt.NDArray[np.int64]] | None:
+    """For a filtered query inside a read: a function giving the rowids the filter
+    passes, for BM25 from the postings (None without a filter)."""
+    if node is None and ids is None:
+        return None
+    return lambda: engine.selected_rowids(row or engine._collection(cid), node, ids)
 
 
 def _term_counts(engine: Engine) -> lexical.TermCounts | None:
@@ -314,8 +339,10 @@ def _hybrid(
     depth = max(n_results, fusion.candidates)
     conn, counts = engine.store.conn, _term_counts(engine)
     # BM25 from the postings in memory runs in another thread beside the dense search.
+    allowed = _allowed(engine, row.id, node, ids, row)
     fast = [
-        lexical.in_memory(conn, row.id, t, depth, node, ids, counts, engine.postings) for t in texts
+        lexical.in_memory(conn, row.id, t, depth, node, ids, counts, engine.postings, allowed)
+        for t in texts
     ]
     running = [None if f is None else postings.in_background(f) for f in fast]
     dense = _dense(engine, row, queries, depth, node, ids)

@@ -313,11 +313,15 @@ def in_memory(
     ids: Sequence[str] | None = None,
     counts: TermCounts | None = None,
     postings: PostingsCache | None = None,
+    allowed: Callable[[], npt.NDArray[np.int64]] | None = None,
 ) -> Callable[[], tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] | None:
     """:func:`search`'s ranking from the postings in memory, when they hold the table's
-    current version and the query has no filter: a function that gives it without
-    using ``conn`` (so another thread can run it); None otherwise."""
-    if postings is None or counts is None or node is not None or ids is not None or k <= 0:
+    current version: a function that gives it without using ``conn`` (so another
+    thread can run it); None otherwise. A query with a filter (``node``, ``ids``) needs
+    ``allowed``, which gives the rowids passing it (called only when the postings are
+    used)."""
+    filtered = node is not None or ids is not None
+    if postings is None or counts is None or (filtered and allowed is None) or k <= 0:
         return None
     words = query_terms(text)
     if not words:
@@ -327,7 +331,8 @@ def in_memory(
     terms = found.terms(words, conn) if found is not None else None
     if found is None or terms is None:
         return None
-    return functools.partial(found.rank, words, terms, k)
+    rows = allowed() if filtered and allowed is not None else None
+    return functools.partial(found.rank, words, terms, k, rows)
 
 
 def search(
@@ -339,17 +344,18 @@ def search(
     ids: Sequence[str] | None = None,
     counts: TermCounts | None = None,
     postings: PostingsCache | None = None,
+    allowed: Callable[[], npt.NDArray[np.int64]] | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """The ``k`` best BM25 matches for ``text`` among the records passing the filter:
     ``(rowids, scores)``, best first, scores as FTS5's ``bm25()`` (lower is better).
     ``counts`` (outside write transactions only) remembers term document counts;
-    ``postings`` (likewise), when it holds the table's current version, ranks a query
-    without a filter in memory (:mod:`vectorhouse.engine.postings`), with the same result."""
+    ``postings`` (likewise), when it holds the table's current version, ranks in memory
+    (:mod:`vectorhouse.engine.postings`) with the same result: see :func:`in_memory`."""
     t = table_name(collection_id)
     terms = query_terms(text)
     if not terms or k <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float64)
-    fast = in_memory(conn, collection_id, text, k, node, ids, counts, postings)
+    fast = in_memory(conn, collection_id, text, k, node, ids, counts, postings, allowed)
     if fast is not None:
         return fast()
     expr = _any_of(_informative_terms(conn, t, terms, counts))

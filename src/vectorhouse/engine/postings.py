@@ -17,8 +17,9 @@ as :class:`~vectorhouse.engine.lexical.TermCounts` checks): any write, by this p
 or another, changes that, and the query goes to FTS5 while :class:`PostingsCache`
 reads the new version in a background thread. Query words are made terms by FTS5's own
 tokenizer (:func:`tokens`; plain ASCII words on an unstemmed table are just
-lowercased). It is used for queries without a filter over collections of at least
-``Settings.lexical_postings_min_documents`` documents; everything else goes to FTS5.
+lowercased). It is used over collections of at least ``Settings.lexical_postings_min_documents``
+documents; a filtered query ranks among the rowids the filter passes (as the dense
+planner resolves them).
 
     >>> import numpy as np
     >>> p = Postings("unicode61 remove_diacritics 2", b"v1", 4, np.array([10, 11, 12, 13]),
@@ -108,7 +109,11 @@ class Postings:
         return sum(a.nbytes for a in arrays) + 100 * len(self.lookup)
 
     def search(
-        self, words: Sequence[str], k: int, conn: sqlite3.Connection | None = None
+        self,
+        words: Sequence[str],
+        k: int,
+        conn: sqlite3.Connection | None = None,
+        allowed: npt.NDArray[np.int64] | None = None,
     ) -> Ranked | None:
         """The ``k`` best rows for a query's words (as
         :func:`~vectorhouse.engine.lexical.query_terms` splits them), ``(rowids, scores)``
@@ -116,7 +121,7 @@ class Postings:
         :meth:`rank`. None when the words need FTS5's tokenizer and ``conn`` is None, or
         a word is not one token to it."""
         terms = self.terms(words, conn)
-        return None if terms is None else self.rank(words, terms, k)
+        return None if terms is None else self.rank(words, terms, k, allowed)
 
     def terms(self, words: Sequence[str], conn: sqlite3.Connection | None) -> list[str] | None:
         """The term FTS5 makes of each word with the table's tokenizer: plain ASCII words
@@ -129,9 +134,16 @@ class Postings:
             return None
         return tokens(conn, self.tokenize, words)
 
-    def rank(self, words: Sequence[str], terms: Sequence[str], k: int) -> Ranked:
+    def rank(
+        self,
+        words: Sequence[str],
+        terms: Sequence[str],
+        k: int,
+        allowed: npt.NDArray[np.int64] | None = None,
+    ) -> Ranked:
         """The ranking of :meth:`search` for words and their terms (no connection needed:
-        it can run in another thread)."""
+        it can run in another thread), among the rows ``allowed`` (ascending rowids)
+        when given. The scores stay the whole table's, as FTS5's are under a filter."""
         phrases = [self.lookup.get(t) for t in terms]
         if len(words) >= 2:  # lexical._informative_terms: leave out words in most rows
             common = [self._rows(self.lookup.get(_folded(w))) > self.n_rows / 2 for w in words]
@@ -149,7 +161,13 @@ class Postings:
             rows = self.positions[self.starts[term] : self.starts[term + 1]]
             f = self.frequencies[self.starts[term] : self.starts[term + 1]].astype(np.float64)
             scores[rows] += idf * ((f * (K1 + 1.0)) / (f + self.norm[rows]))
-        found = np.flatnonzero(scores > 0.0)  # every match scores above 0
+        if allowed is None:
+            found = np.flatnonzero(scores > 0.0)  # every match scores above 0
+        else:
+            at = np.searchsorted(self.rowids, allowed)
+            inside = at < len(self.rowids)
+            at = at[inside][self.rowids[at[inside]] == allowed[inside]]
+            found = at[scores[at] > 0.0]
         negated = -scores[found]
         if len(found) > k > 0:
             kth = negated[np.argpartition(negated, k - 1)[:k]].max()

@@ -57,16 +57,17 @@ class SelectionCache:
         self._block_bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: Key) -> Selection | None:
-        """The cached selection of ``key`` (counting this use), or None."""
+    def get(self, key: Key, *, use: bool = True) -> Selection | None:
+        """The cached selection of ``key`` (counting this use unless ``use`` is False),
+        or None."""
         with self._lock:
             sel = self._entries.get(key)
             if sel is not None:
                 self._entries.move_to_end(key)
-                sel.uses += 1
+                sel.uses += use
             return sel
 
-    def put(self, key: Key, rowids: Labels) -> Selection:
+    def put(self, key: Key, rowids: Labels, *, uses: int = 1) -> Selection:
         """Cache a newly resolved filter; entries of older writes to the collection go.
         (Two readers resolving the same filter at once: the first one's entry stays.)"""
         cid, seq = key[0], key[1]
@@ -76,7 +77,7 @@ class SelectionCache:
                 return sel
             for old in [k for k in self._entries if k[0] == cid and k[1] < seq]:
                 self._drop(old)
-            sel = self._entries[key] = Selection(rowids)
+            sel = self._entries[key] = Selection(rowids, uses)
             while len(self._entries) > self.max_entries:
                 self._drop(next(iter(self._entries)))
             return sel
