@@ -19,7 +19,8 @@ process holds them; the time one read takes is reported); then 3 rounds, each ru
 the modes in a rotated order. Medians of the rounds. Also the hybrid query's parts: the
 dense and the lexical ranking alone (50 candidates each, the default fusion's depth, no
 records read), and the lexical ranking by FTS5 alone (what a query gets right after a
-write, until the postings of the new version are read).
+write, until the postings of the new version are read); and each mode under two
+``where`` filters.
 
 Writes benchmarks/results/hybrid-scale-<n>.json and regenerates RESULTS.md.
 """
@@ -138,6 +139,49 @@ def parts(col: vectorhouse.Collection, texts: list[str], qvec: np.ndarray) -> di
     }
 
 
+FILTERS = {
+    "kind = man (man pages)": {"kind": "man"},
+    "package = bash-doc": {"package": "bash-doc"},
+}
+
+
+def filtered(col: vectorhouse.Collection, texts: list[str], qvec: np.ndarray) -> dict[str, Any]:
+    """Per filter: its share of the documents, p50 ms of each mode under it (one round),
+    and of FTS5 alone ranking BM25 under it (as before the postings took filters)."""
+    from vectorhouse.filters.parse import parse_where
+
+    engine, cid = col._engine, str(col.id)
+    total = col.count()
+    out: dict[str, Any] = {}
+    for label, where in FILTERS.items():
+        row: dict[str, Any] = {"share": len(col.get(where=where, include=[])["ids"]) / total}
+        for mode in MODES:
+            times = []
+            for text, vec in zip(texts, qvec, strict=True):
+                t0 = time.perf_counter()
+                if mode == "dense":
+                    col.query(query_embeddings=vec[None, :], n_results=10, where=where)
+                else:
+                    col.query(
+                        query_texts=[text],
+                        query_embeddings=vec[None, :] if mode == "hybrid" else None,
+                        n_results=10,
+                        mode=mode,
+                        where=where,
+                    )
+                times.append((time.perf_counter() - t0) * 1000)
+            row[mode] = statistics.median(times)
+        node, fts5 = parse_where(where), []
+        for text in texts:
+            t0 = time.perf_counter()
+            with engine.lock, engine.store.tx.snapshot():
+                lexical.search(engine.store.conn, cid, text, 10, node)
+            fts5.append((time.perf_counter() - t0) * 1000)
+        row["lexical_ranking_fts5"] = statistics.median(fts5)
+        out[label] = row
+    return out
+
+
 def bm25s_reference(col: vectorhouse.Collection, texts: list[str]) -> dict[str, Any]:
     """bm25s (Robertson's idf, k1 1.2, b 0.75) over the very terms FTS5 indexed (taken
     from the postings): index time, p50 of ``retrieve(k=50)`` per query on one thread
@@ -250,6 +294,20 @@ def markdown(r: dict[str, Any]) -> str:
         )
         + f" {r['parts_ms']['lexical_ranking_fts5']:.2f} ms for the BM25 ranking alone.",
     ]
+    if r.get("filtered_ms"):
+        lines += [
+            "",
+            "Under a `where` filter (p50 ms, one round; BM25 ranks among the records the"
+            " filter passes, resolved and cached as for dense search):",
+            "",
+            "| filter | share | dense | lexical | hybrid | BM25 by FTS5 alone |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for label, f in r["filtered_ms"].items():
+            lines.append(
+                f"| {label} | {f['share'] * 100:.1f}% | {f['dense']:.2f} | {f['lexical']:.2f}"
+                f" | {f['hybrid']:.2f} | {f['lexical_ranking_fts5']:.2f} |"
+            )
     ref = r.get("bm25s_reference")
     if ref:
         lines += [
@@ -310,6 +368,7 @@ def main() -> None:
                 for mode in MODES[rep:] + MODES[:rep]:
                     rounds[mode].append(timed(col, mode, qtexts, qvec))
             part_ms = parts(col, qtexts, qvec)
+            filtered_ms = filtered(col, qtexts, qvec)
             reference = bm25s_reference(col, qtexts) if in_memory else None
             postings = (
                 postings_read(work / "db" / "vectorhouse.sqlite3", table) if in_memory else None
@@ -342,6 +401,7 @@ def main() -> None:
             for m, v in rounds.items()
         },
         "parts_ms": part_ms,
+        "filtered_ms": filtered_ms,
         "postings": postings,
         "bm25s_reference": reference,
     }
