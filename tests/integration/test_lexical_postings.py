@@ -23,6 +23,7 @@ from vectorhouse.engine.postings import Postings
 WORDS = [f"w{i}" for i in range(80)]
 COMMON = ["the", "a", "of"]  # in most documents
 EAGER = vectorhouse.Settings(lexical_postings_min_documents=1)
+FTS5_ONLY = vectorhouse.Settings(lexical_postings_min_documents=10**9)
 
 
 def _documents(rng: np.random.Generator, n: int) -> list[str]:
@@ -277,7 +278,7 @@ def test_hybrid_results_are_the_same_with_postings_and_with_fts5_alone(
 ) -> None:
     _ready(collection)
     rng = np.random.default_rng(11)
-    with vectorhouse.PersistentClient(path=tmp_path) as plain:  # below the size for postings
+    with vectorhouse.PersistentClient(path=tmp_path, settings=FTS5_ONLY) as plain:
         other = plain.get_collection("posts", embedding_function=None)
         for text in _queries(rng, 40)[:-1]:  # ("?!" has no words: hybrid needs one)
             vector = rng.standard_normal((1, 8)).astype(np.float32)
@@ -364,7 +365,6 @@ def test_filtered_queries_from_postings_equal_fts5_under_the_same_filter(
 ) -> None:
     _ready(collection)
     rng = np.random.default_rng(12)
-    fts5_only = vectorhouse.Settings(lexical_postings_min_documents=10**9)
     calls = []
     original = Postings.rank
 
@@ -372,7 +372,7 @@ def test_filtered_queries_from_postings_equal_fts5_under_the_same_filter(
         calls.append(args)
         return original(self, *args)
 
-    with vectorhouse.PersistentClient(path=tmp_path, settings=fts5_only) as plain:
+    with vectorhouse.PersistentClient(path=tmp_path, settings=FTS5_ONLY) as plain:
         other = plain.get_collection("posts", embedding_function=None)
         try:
             Postings.rank = spy  # type: ignore[method-assign]
