@@ -149,3 +149,20 @@ TestGraphAgainstFlat.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+
+
+@pytest.mark.parametrize("allowed", [[0, 0], [0, 5], [1, 1, 9], [5, 6], [0, 1]])
+def test_a_filter_naming_a_label_twice_or_absent_labels_still_gets_full_rows(
+    allowed: list[int],
+) -> None:
+    rng = np.random.default_rng(3)
+    params = IndexParams("l2", 4)
+    for seed in range(30):
+        hnsw, flat = GraphIndex(params), FlatIndex(params)
+        vectors = np.random.default_rng(seed).normal(size=(2, 4)).astype(np.float32)
+        for index in (hnsw, flat):
+            index.add(np.array([0, 1]), vectors)
+        queries = rng.normal(size=(3, 4)).astype(np.float32)
+        got = hnsw.search(queries, 1, np.array(allowed, np.int64))
+        want = flat.search(queries, 1, np.array(allowed, np.int64))
+        assert [g.tolist() for g in got.labels] == [w.tolist() for w in want.labels]

@@ -53,6 +53,9 @@ _PARALLEL_MIN_BATCH = 256
 _OVERSAMPLE = 3
 """A filtered search asks the graph for this many times the neighbours that would hold
 ``k`` passing labels if the filter were spread evenly."""
+_COUNT_EXACTLY_MAX = 4_096
+"""Filters passing at most this many labels have them counted in the graph (a label
+given twice, or not in the graph, would make the search ask for too few neighbours)."""
 _METRICS = {"l2": MetricKind.L2sq, "cosine": MetricKind.Cos, "ip": MetricKind.IP}
 _EMPTY_LABELS: Labels = np.empty(0, np.int64)
 _EMPTY_DISTANCES: Distances = np.empty(0, np.float32)
@@ -240,9 +243,9 @@ class GraphIndex:
         """
         queries = _prepare(queries, normalise=self.params.space == "cosine")
         live = len(self)
+        candidates = live if allowed is None else self._passing(allowed)
         if allowed is not None and len(allowed) > 1 and bool((allowed[1:] < allowed[:-1]).any()):
             allowed = np.sort(allowed)
-        candidates = live if allowed is None else len(allowed)
         k = min(k, candidates, live)
         if k <= 0 or len(queries) == 0:
             return SearchResult(
@@ -279,6 +282,17 @@ class GraphIndex:
             out_labels.append(lab[order])
             out_distances.append(dis[order])
         return SearchResult(out_labels, out_distances)
+
+    def _passing(self, allowed: Labels) -> int:
+        """How many live labels ``allowed`` holds: counted exactly for a short list (the
+        graph is asked), else its length (the engine's lists are live records, each once)."""
+        if len(allowed) > _COUNT_EXACTLY_MAX:
+            return len(allowed)
+        unique = np.unique(allowed)
+        present = unique[np.asarray(self._graph.contains(unique), dtype=np.bool_)]
+        if self._hidden:
+            present = present[~np.isin(present, self._hidden_array)]
+        return len(present)
 
     def close(self) -> None:
         """Release a view's memory map now (it is released when the object goes, too):
