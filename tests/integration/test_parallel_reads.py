@@ -86,6 +86,7 @@ def _vectors(batch: int, version: int, size: int) -> np.ndarray:
 @settings(
     max_examples=12,
     deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(ops=_ops())
