@@ -102,9 +102,13 @@ def _any_of(terms: Sequence[str]) -> str | None:
 
 def exists(conn: sqlite3.Connection, collection_id: str) -> bool:
     """Whether the collection has its lexical table."""
+    return table_exists(conn, table_name(collection_id))
+
+
+def table_exists(conn: sqlite3.Connection, table: str) -> bool:
+    """Whether the database has a table of that name."""
     row = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-        (table_name(collection_id),),
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
     ).fetchone()
     return row is not None
 
@@ -294,14 +298,32 @@ def _varint(data: bytes) -> int:
     >>> _varint(bytes([0x81, 0x00]))
     128
     """
-    value = 0
-    for i, byte in enumerate(data[:9]):
-        if i == 8:
-            return (value << 8) | byte
-        value = (value << 7) | (byte & 0x7F)
-        if byte < 0x80:
-            return value
-    return value
+    return varints(data, 1)[0]
+
+
+def varints(data: bytes, n: int) -> list[int]:
+    """The first ``n`` of SQLite's big-endian varints in ``data`` (0 for missing ones),
+    as FTS5 writes its record counts and sizes.
+
+    >>> varints(bytes([0x81, 0x00, 0x05]), 3)
+    [128, 5, 0]
+    """
+    out, i = [], 0
+    for _ in range(n):
+        value = 0
+        for j in range(9):
+            if i >= len(data):
+                break
+            byte = data[i]
+            i += 1
+            if j == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if byte < 0x80:
+                break
+        out.append(value)
+    return out
 
 
 def in_memory(

@@ -48,7 +48,7 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from vectorhouse.engine.lexical import _folded, _version, tokenize_spec
+from vectorhouse.engine.lexical import _folded, _version, table_exists, tokenize_spec, varints
 from vectorhouse.errors import VectorhouseError
 from vectorhouse.storage.connection import open_read_connection
 
@@ -192,7 +192,7 @@ class Postings:
             return None
         version, n_rows = _version(conn, table)
         averages = conn.execute(f"SELECT block FROM {table}_data WHERE id = 1").fetchone()
-        n_tokens = _varints(bytes(averages[0] or b""), 2)[1] if averages else 0
+        n_tokens = varints(bytes(averages[0] or b""), 2)[1] if averages else 0
         ids, lengths = _docsizes(conn, table)
         if len(ids) != n_rows:
             return None
@@ -274,35 +274,11 @@ def _docsizes(
     rows = conn.execute(f"SELECT id, sz FROM {table}_docsize ORDER BY id").fetchall()
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     sizes = np.fromiter(
-        (_varints(bytes(r[1]), 1)[0] if r[1] else 0 for r in rows),
+        (varints(bytes(r[1]), 1)[0] if r[1] else 0 for r in rows),
         dtype=np.float64,
         count=len(rows),
     )
     return ids, sizes
-
-
-def _varints(data: bytes, n: int) -> list[int]:
-    """The first ``n`` of SQLite's big-endian varints in ``data`` (0 for missing ones).
-
-    >>> _varints(bytes([0x81, 0x00, 0x05]), 3)
-    [128, 5, 0]
-    """
-    out, i = [], 0
-    for _ in range(n):
-        value = 0
-        for j in range(9):
-            if i >= len(data):
-                break
-            byte = data[i]
-            i += 1
-            if j == 8:
-                value = (value << 8) | byte
-                break
-            value = (value << 7) | (byte & 0x7F)
-            if byte < 0x80:
-                break
-        out.append(value)
-    return out
 
 
 def tokens(conn: sqlite3.Connection, tokenize: str, words: Sequence[str]) -> list[str] | None:
@@ -456,7 +432,7 @@ class PostingsCache:
         version: bytes | None = None
         try:
             with _reading(self.path, self.busy_timeout_s) as conn:
-                if _has(conn, table):
+                if table_exists(conn, table):
                     version = _version(conn, table)[0]
                     # Too large for the memory allowed: FTS5 answers for this version.
                     if estimated_bytes(conn, table) <= self.max_bytes:
@@ -504,13 +480,6 @@ class PostingsCache:
             self._tables.clear()
             self._versions.clear()
         self.wait()
-
-
-def _has(conn: sqlite3.Connection, table: str) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
-    ).fetchone()
-    return row is not None
 
 
 @contextlib.contextmanager
