@@ -192,7 +192,7 @@ def bm25s_reference(col: vectorhouse.Collection, texts: list[str]) -> dict[str, 
 
     engine, cid = col._engine, str(col.id)
     assert engine.postings is not None
-    found = engine.postings._tables[lexical.table_name(cid)]
+    found = engine.postings._tables[lexical.table_name(cid)][1]
     assert found is not None
     vocab = {term: i for term, i in found.lookup.items()}
     per_posting = np.repeat(np.arange(len(found.starts) - 1), np.diff(found.starts))
@@ -363,7 +363,7 @@ def main() -> None:
             engine.postings.wait()
             table = lexical.table_name(str(col.id))
             in_memory = len(texts) >= engine.settings.lexical_postings_min_documents
-            assert (table in engine.postings._versions) == in_memory
+            assert (table in engine.postings._tables) == in_memory
             for rep in range(3):
                 for mode in MODES[rep:] + MODES[:rep]:
                     rounds[mode].append(timed(col, mode, qtexts, qvec))

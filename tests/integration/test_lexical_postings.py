@@ -163,7 +163,7 @@ def test_queries_are_served_from_postings_once_read(collection: vectorhouse.Coll
     engine = collection._engine
     _ready(collection)
     table = lexical.table_name(str(collection.id))
-    assert engine.postings is not None and table in engine.postings._versions
+    assert engine.postings is not None and table in engine.postings._tables
     calls = []
     original = Postings.rank
 
@@ -265,7 +265,7 @@ def test_hybrid_search_with_the_default_model_is_unchanged_by_postings(tmp_path:
         before = [col.query(query_texts=[q], mode="hybrid", n_results=3) for q in queries]
         col._engine.postings.wait()
         table = lexical.table_name(str(col.id))
-        assert table in col._engine.postings._versions
+        assert table in col._engine.postings._tables
         after = [col.query(query_texts=[q], mode="hybrid", n_results=3) for q in queries]
     assert [r["ids"] for r in after] == [r["ids"] for r in before]
     assert [r["distances"] for r in after] == [r["distances"] for r in before]
@@ -290,7 +290,7 @@ def test_hybrid_results_are_the_same_with_postings_and_with_fts5_alone(
                 "fusion": fusion,
             }
             assert collection.query(**args) == other.query(**args), text
-    assert plain._engine.postings is not None and not plain._engine.postings._versions
+    assert plain._engine.postings is not None and not plain._engine.postings._tables
 
 
 def _hybrid_in_child(path: str, queue: Any) -> None:
@@ -342,7 +342,7 @@ def test_a_table_too_large_for_the_memory_allowed_is_left_to_fts5(tmp_path: Path
         cache = client._engine.postings
         assert cache is not None
         table = lexical.table_name(str(col.id))
-        assert table in cache._versions and cache._tables[table] is None  # not read
+        assert cache._tables[table][1] is None  # its version known, its postings not read
         for text in ["w1 w2", "w3"]:
             assert _served(col, text, 10) == _fts5(col, text, 10)
             assert cache._thread is None  # and not read again for this version

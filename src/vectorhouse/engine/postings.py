@@ -232,15 +232,14 @@ class Postings:
         )
 
 
-def estimated_bytes(conn: sqlite3.Connection, table: str) -> int:
-    """About how much memory :meth:`Postings.read` would hold for the table (from its
-    term and posting counts, read through ``fts5vocab``)."""
+def estimated_bytes(conn: sqlite3.Connection, table: str, n_rows: int) -> int:
+    """About how much memory :meth:`Postings.read` would hold for the table of
+    ``n_rows`` rows (from its term and posting counts, read through ``fts5vocab``)."""
     vocab = f"temp.{table}_rows"
     conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {vocab} USING fts5vocab(main, {table}, row)")
     terms, postings = conn.execute(
         f"SELECT count(*), coalesce(sum(doc), 0) FROM {vocab}"
     ).fetchone()
-    n_rows = _version(conn, table)[1]
     return 8 * int(postings) + 108 * int(terms) + 16 * n_rows
 
 
@@ -402,8 +401,8 @@ class PostingsCache:
         self.max_bytes = max_bytes
         self.max_tables = max_tables
         self.busy_timeout_s = busy_timeout_s
-        self._tables: dict[str, Postings | None] = {}  # None: cannot answer for it
-        self._versions: dict[str, bytes] = {}
+        # table -> (the version read, its postings or None: FTS5 answers for it)
+        self._tables: dict[str, tuple[bytes, Postings | None]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._not_before = 0.0
@@ -415,10 +414,10 @@ class PostingsCache:
         if n_rows < self.min_documents or n_rows == 0:
             return None
         with self._lock:
-            if self._versions.get(table) == version:
-                found = self._tables.pop(table)
-                self._tables[table] = found  # most recently used last
-                return found
+            held = self._tables.get(table)
+            if held is not None and held[0] == version:
+                self._tables[table] = self._tables.pop(table)  # most recently used last
+                return held[1]
             if self._thread is None and not self._closed and time.monotonic() >= self._not_before:
                 self._thread = threading.Thread(
                     target=self._read, args=(table,), name="vectorhouse-postings", daemon=True
@@ -433,9 +432,9 @@ class PostingsCache:
         try:
             with _reading(self.path, self.busy_timeout_s) as conn:
                 if table_exists(conn, table):
-                    version = _version(conn, table)[0]
+                    version, n_rows = _version(conn, table)
                     # Too large for the memory allowed: FTS5 answers for this version.
-                    if estimated_bytes(conn, table) <= self.max_bytes:
+                    if estimated_bytes(conn, table, n_rows) <= self.max_bytes:
                         postings = Postings.read(conn, table)
             if postings is not None and postings.nbytes > self.max_bytes:
                 postings = None
@@ -448,22 +447,19 @@ class PostingsCache:
             if self._closed or version is None:
                 return
             self._tables.pop(table, None)
-            self._tables[table] = postings
-            self._versions[table] = version
+            self._tables[table] = (version, postings)
             self._evict()
 
     def _evict(self) -> None:
         """Drop the least recently used tables beyond the limits (under the lock)."""
 
         def held() -> int:
-            return sum(p.nbytes for p in self._tables.values() if p is not None)
+            return sum(p.nbytes for _, p in self._tables.values() if p is not None)
 
         while len(self._tables) > 1 and (
             len(self._tables) > self.max_tables or held() > self.max_bytes
         ):
-            oldest = next(iter(self._tables))
-            del self._tables[oldest]
-            del self._versions[oldest]
+            del self._tables[next(iter(self._tables))]
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for the read in progress, if any, to finish."""
@@ -478,7 +474,6 @@ class PostingsCache:
         with self._lock:
             self._closed = True
             self._tables.clear()
-            self._versions.clear()
         self.wait()
 
 
