@@ -98,18 +98,28 @@ def ingest(path: Path, texts: list[str], metas: list[Any], vectors: Any, lexical
 
 
 def timed(
-    col: vectorhouse.Collection, mode: str, texts: list[str], qvec: np.ndarray
+    col: vectorhouse.Collection,
+    mode: str,
+    texts: list[str],
+    qvec: np.ndarray,
+    where: dict[str, Any] | None = None,
 ) -> list[float]:
-    """Per-query milliseconds of one mode over every query."""
+    """Per-query milliseconds of one mode over every query (under ``where``, if given)."""
     out = []
     for text, vec in zip(texts, qvec, strict=True):
         t0 = time.perf_counter()
         if mode == "dense":
-            col.query(query_embeddings=vec[None, :], n_results=10)
+            col.query(query_embeddings=vec[None, :], n_results=10, where=where)
         elif mode == "lexical":
-            col.query(query_texts=[text], n_results=10, mode="lexical")
+            col.query(query_texts=[text], n_results=10, mode="lexical", where=where)
         else:
-            col.query(query_texts=[text], query_embeddings=vec[None, :], n_results=10, mode=mode)
+            col.query(
+                query_texts=[text],
+                query_embeddings=vec[None, :],
+                n_results=10,
+                mode=mode,
+                where=where,
+            )
         out.append((time.perf_counter() - t0) * 1000)
     return out
 
@@ -156,21 +166,7 @@ def filtered(col: vectorhouse.Collection, texts: list[str], qvec: np.ndarray) ->
     for label, where in FILTERS.items():
         row: dict[str, Any] = {"share": len(col.get(where=where, include=[])["ids"]) / total}
         for mode in MODES:
-            times = []
-            for text, vec in zip(texts, qvec, strict=True):
-                t0 = time.perf_counter()
-                if mode == "dense":
-                    col.query(query_embeddings=vec[None, :], n_results=10, where=where)
-                else:
-                    col.query(
-                        query_texts=[text],
-                        query_embeddings=vec[None, :] if mode == "hybrid" else None,
-                        n_results=10,
-                        mode=mode,
-                        where=where,
-                    )
-                times.append((time.perf_counter() - t0) * 1000)
-            row[mode] = statistics.median(times)
+            row[mode] = statistics.median(timed(col, mode, texts, qvec, where))
         node, fts5 = parse_where(where), []
         for text in texts:
             t0 = time.perf_counter()
