@@ -47,17 +47,20 @@ def test_a_sound_database_checks_clean_with_exit_status_0(db_path: Path) -> None
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "ok     sqlite     database: integrity_check ok",
+        "ok     count      docs: 300 records",
         "ok     index      docs: index file agrees (300 vectors)",
         "ok     lexical    docs: BM25 table holds all 300 documents",
+        "ok     count      other: 300 records",
         "ok     index      other: index file agrees (300 vectors)",
         "ok     lexical    other: BM25 table holds all 300 documents",
+        "ok     count      empty: 0 records",
         "ok     index      empty: no vectors yet",
         "ok     lexical    empty: BM25 table holds all 0 documents",
         "ok     full_text  documents_fts: agrees with the records",
         "No problems found.",
     ]
     data = json.loads(_cli("--db", db_path, "--json").output)
-    assert data["ok"] and not data["found_problems"] and len(data["findings"]) == 8
+    assert data["ok"] and not data["found_problems"] and len(data["findings"]) == 11
 
 
 def test_a_foreign_graph_file_is_found_left_alone_then_repaired(
@@ -72,13 +75,15 @@ def test_a_foreign_graph_file_is_found_left_alone_then_repaired(
     assert result.exit_code == EXIT_PROBLEMS, result.output
     assert "FAIL   index      docs: index file" in result.output and "checksum" in result.output
     assert result.output.endswith(
-        "1 problem(s) found (--repair rebuilds index files and full-text tables).\n"
+        "1 problem(s) found (--repair rebuilds index files and full-text tables, and"
+        " recounts records).\n"
     )
     assert graph.read_bytes() == theirs.read_bytes()  # a check alone changes nothing
     result = _cli("--db", db_path, "--repair", "--json")
     assert result.exit_code == EXIT_REPAIRED, result.output
-    finding = json.loads(result.output)["findings"][1]
-    assert finding["subject"] == "docs" and finding["repaired"] and not finding["ok"]
+    findings = json.loads(result.output)["findings"]
+    (finding,) = [f for f in findings if f["check"] == "index" and f["subject"] == "docs"]
+    assert finding["repaired"] and not finding["ok"]
     assert _cli("--db", db_path).exit_code == 0
     with (
         caplog.at_level(logging.WARNING, logger="vectorhouse"),
@@ -121,6 +126,23 @@ def test_a_tampered_graph_in_memory_is_found_and_rebuilt(db_path: Path) -> None:
         client.check(repair=True)
         assert client.check().ok
         assert col.query(query_embeddings=_vectors(1, 1), n_results=1)["ids"] == [["r0"]]
+
+
+def test_a_wrong_kept_record_count_is_found_and_set_from_the_table(db_path: Path) -> None:
+    _fill(db_path)
+    with contextlib.closing(sqlite3.connect(db_path / "vectorhouse.sqlite3")) as conn, conn:
+        conn.execute("UPDATE collections SET record_count = 7")
+    result = _cli("--db", db_path)
+    assert result.exit_code == EXIT_PROBLEMS, result.output
+    assert (
+        "FAIL   count      docs: the collection's kept count says 7 records, the table"
+        " holds 300" in result.output
+    )
+    result = _cli("--db", db_path, "--repair")
+    assert result.exit_code == EXIT_REPAIRED, result.output
+    with vectorhouse.PersistentClient(path=db_path) as client:
+        assert client.get_collection("docs").count() == 300
+        assert client.check().ok
 
 
 def test_a_full_text_table_out_of_step_is_found_and_rebuilt(db_path: Path) -> None:

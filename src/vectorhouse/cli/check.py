@@ -59,7 +59,11 @@ def check(db: Path, repair: bool, as_json: bool) -> None:
             click.echo("Problems found and repaired.")
         else:
             left = sum(f.problem for f in report.findings)
-            hint = "" if repair else " (--repair rebuilds index files and full-text tables)"
+            hint = (
+                ""
+                if repair
+                else " (--repair rebuilds index files and full-text tables, and recounts records)"
+            )
             click.echo(f"{left} problem(s) found{hint}.")
     if not report.found_problems:
         return

@@ -1,10 +1,12 @@
 """``Client.check()`` and ``vectorhouse check``: is the database whole, and do the
 derived structures agree with it?
 
-Four kinds of check, each a list of :class:`CheckFinding`:
+Five kinds of check, each a list of :class:`CheckFinding`:
 
 - ``sqlite``: ``PRAGMA integrity_check`` and ``PRAGMA foreign_key_check``. SQLite is
   the truth, so nothing here can repair it: a finding says to restore a backup.
+- ``count``: per collection, the number of records kept in its row (by triggers, for
+  ``count()`` and the open-time check of a saved graph) equals ``count(*)``.
 - ``index``: per collection, the newest saved index file (identity, checksum, structure,
   then every label and vector it holds against the records), and the graph this client
   has in memory, if any (every record present, nothing else, every vector equal).
@@ -14,8 +16,9 @@ Four kinds of check, each a list of :class:`CheckFinding`:
 - ``full_text``: each entry of :data:`FULL_TEXT_CHECKS` (the trigram table behind
   ``$contains`` today; other full-text tables add an entry).
 
-With ``repair=True`` the index of each collection with a problem is rebuilt from the
-records and saved, and each full-text or BM25 table that disagrees is rebuilt.
+With ``repair=True`` a wrong kept count is set from ``count(*)``, the index of each
+collection with a problem is rebuilt from the records and saved, and each full-text or
+BM25 table that disagrees is rebuilt.
 
     >>> from vectorhouse.storage.connection import open_connection
     >>> from vectorhouse.storage.store import Store
@@ -55,7 +58,7 @@ class CheckFinding:
     """
 
     check: str
-    """``sqlite``, ``index``, ``lexical`` or ``full_text``."""
+    """``sqlite``, ``count``, ``index``, ``lexical`` or ``full_text``."""
     subject: str
     """What was checked: ``database``, a collection's name, a table's name."""
     ok: bool
@@ -131,6 +134,7 @@ def run_check(engine: Engine, *, repair: bool = False) -> CheckReport:
             for name in engine.store.collection_names():
                 row = engine.store.collection_by_name(name)
                 if row is not None:
+                    findings.append(_count(engine, row, repair))
                     findings.extend(_index(engine, row, repair))
                     findings.append(_lexical(engine, row, repair))
         for check in FULL_TEXT_CHECKS:
@@ -156,6 +160,22 @@ def _sqlite(engine: Engine) -> CheckFinding:
         False,
         f"{detail}. SQLite is the source of truth and cannot be repaired here: restore"
         " a backup, or `vectorhouse export` what is still readable into a new database",
+    )
+
+
+def _count(engine: Engine, row: CollectionRow, repair: bool) -> CheckFinding:
+    kept, counted = engine.store.count(row.id), engine.store.counted(row.id)
+    if kept == counted:
+        return CheckFinding("count", row.name, True, f"{counted:,} records")
+    if repair:
+        with engine.store.tx.atomic():
+            engine.store.recount(row.id)
+    return CheckFinding(
+        "count",
+        row.name,
+        False,
+        f"the collection's kept count says {kept:,} records, the table holds {counted:,}",
+        repaired=repair,
     )
 
 

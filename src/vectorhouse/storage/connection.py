@@ -24,6 +24,7 @@ MIGRATIONS: tuple[str, ...] = (
     "0001_initial.sql",
     "0002_embedding_cache_and_reembed.sql",
     "0003_database_identity.sql",
+    "0004_record_counts.sql",
 )
 """Schema migrations in order; ``PRAGMA user_version`` counts how many were applied."""
 

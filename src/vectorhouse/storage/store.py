@@ -370,9 +370,25 @@ class Store:
     def count(self, collection_id: str) -> int:
         """The number of records in a collection."""
         row = self.conn.execute(
+            "SELECT record_count FROM collections WHERE id = ?", (collection_id,)
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def counted(self, collection_id: str) -> int:
+        """The number of records in a collection, counted row by row (what
+        :meth:`count` reads from the collection's kept count must equal this)."""
+        row = self.conn.execute(
             "SELECT count(*) FROM records WHERE collection_id = ?", (collection_id,)
         ).fetchone()
         return int(row[0])
+
+    def recount(self, collection_id: str) -> None:
+        """Set a collection's kept count of records from :meth:`counted`."""
+        self.conn.execute(
+            "UPDATE collections SET record_count ="
+            " (SELECT count(*) FROM records WHERE collection_id = ?) WHERE id = ?",
+            (collection_id, collection_id),
+        )
 
     def filter_rowids(
         self,
