@@ -227,9 +227,10 @@ class GraphIndex:
         """The graph's vectors of ``labels`` (all present), as :meth:`stored_form`."""
         if len(labels) == 0:
             return np.empty((0, self.params.dim), np.float32)
-        got = self._graph.get(np.asarray(labels, dtype=np.uint64), dtype="f32")
+        # Read as kept (float16: no conversion inside the library, several times faster).
+        got = self._graph.get(np.asarray(labels, dtype=np.uint64), dtype=DTYPE)
         assert isinstance(got, tuple)
-        return np.vstack([np.asarray(v, np.float32) for v in got])
+        return np.vstack([np.asarray(v) for v in got]).astype(np.float32)
 
     def search(self, queries: Vectors, k: int, allowed: Labels | None = None) -> SearchResult:
         """Approximate ``k`` nearest live labels per query, only among ``allowed`` if
