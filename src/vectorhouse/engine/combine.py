@@ -1,9 +1,10 @@
 """Combining concurrent one-vector queries into batches.
 
 Threads that query the same collection at the same moment mostly wait for the
-interpreter lock: of a query's time, the graph search and SQLite run without it, but
-the rest (checking, planning, building the result) is Python. A batch of queries
-shares that part: one snapshot, one graph call (on every core), one read of the
+interpreter lock: of a query's time, only SQLite runs without it; the graph library
+holds it while it searches, and the rest (checking, planning, building the result) is
+Python. A batch of queries shares that part: one snapshot, one graph call (on every
+core: the library's own threads are what runs two searches at once), one read of the
 records. So the first thread to arrive runs its query at once, as if alone; threads
 that arrive while it runs queue up, and when it is done one of them runs the queued
 queries as one batch for all of them (flat combining). A thread alone never waits.
