@@ -41,6 +41,9 @@ _MAX_NODES = 4 * MAX_VALUES
 
 _LOGICAL = ("$and", "$or")
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+"""Exact types of values a list holds that make it a plain list of values."""
+
 
 def _path(parts: tuple[str, ...]) -> str:
     out = ""
@@ -93,6 +96,13 @@ than 10000 values; split it into several calls
                     )
                 stack.append((child, (*parts, name), level, containers + 1))
         elif isinstance(node, Sequence) and not isinstance(node, (str, bytes)):
+            if (
+                type(node) in (list, tuple)
+                and values + len(node) <= MAX_VALUES
+                and set(map(type, node)) <= _SCALARS
+            ):
+                values += len(node)  # a plain list of values: counted at once
+                continue
             for i, child in enumerate(node):
                 if not isinstance(child, (Mapping, Sequence)) or isinstance(child, (str, bytes)):
                     values += 1
