@@ -178,6 +178,32 @@ def test_in_values_must_share_one_type(values: list[Any]) -> None:
     assert message.startswith("where filter at k: $in values must be all strings")
 
 
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        (2**63, "64 bits"),
+        (-(2**63) - 1, "64 bits"),
+        ("a\x00b", "without NUL"),
+        ("\ud800", "valid unicode"),
+    ],
+)
+def test_a_long_list_of_one_type_with_one_bad_value_is_rejected_for_that_value(
+    bad: Any, says: str
+) -> None:
+    values: list[Any] = list(range(500)) if isinstance(bad, int) else [f"v{i}" for i in range(500)]
+    values[317] = bad
+    message = where_error({"k": {"$in": values}})
+    assert message.startswith("where filter at k: $in needs") and says in message
+
+
+def test_long_plain_lists_parse_to_the_same_values() -> None:
+    ints, strs = list(range(-250, 250)), [f"s{i}" for i in range(500)]
+    assert parse_where({"k": {"$in": ints}}) == MetaCompare("k", "$in", tuple(ints))
+    assert parse_where({"k": {"$nin": strs}}) == MetaCompare("k", "$nin", tuple(strs))
+    flags = parse_where({"k": {"$in": (True, False)}})
+    assert flags == MetaCompare("k", "$in", (True, False))
+
+
 def test_in_values_must_be_scalars() -> None:
     assert where_error({"k": {"$in": [[1]]}}).startswith("where filter at k: $in needs a str")
 
