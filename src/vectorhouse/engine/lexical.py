@@ -12,7 +12,9 @@ Scores are FTS5's ``bm25()`` (k1 = 1.2, b = 0.75), negated as FTS5 does: lower i
 
     >>> from vectorhouse.storage.connection import open_connection
     >>> conn = open_connection(":memory:")
-    >>> _ = conn.execute("INSERT INTO collections VALUES ('c', 'n', NULL, '{}', 1, 0, 0)")
+    >>> _ = conn.execute(
+    ...     "INSERT INTO collections (id, name, configuration, dimension, created_seq, last_seq)"
+    ...     " VALUES ('c', 'n', '{}', 1, 0, 0)")
     >>> create(conn, "c", DEFAULT_CONFIG)
     >>> for rid, doc in [("a", "error E1042 in the parser"), ("b", "the parser is fine")]:
     ...     _ = conn.execute(
