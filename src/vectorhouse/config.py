@@ -71,6 +71,12 @@ class Settings:
     exact_cache_max_candidates: int = 50_000
     """A filter used again that passes at most this many records is searched exactly,
     over its candidates' vectors kept in memory (see ``exact_cache_max_bytes``)."""
+    exact_cache_max_fraction: float = 0.2
+    """...and at most this fraction of the collection's records. A filter that passes
+    more is searched in the graph, which then finds enough passing neighbours at about
+    the cost of an unfiltered search, while scanning its candidates costs in proportion
+    to their number (at 50,000 x 384, a 50% filter: 3 ms scanned, about 1 ms in the
+    graph)."""
     exact_cache_max_bytes: int = 128 * 2**20
     """Memory for the cached candidate vectors of repeated filters (per client)."""
     lexical_postings_min_documents: int = 1_000

@@ -73,8 +73,10 @@ def test_a_filter_that_cuts_the_graph_still_returns_every_match(data) -> None:
     assert [len(ids) for ids in res["ids"]] == [N, N]
 
 
-def _no_copy(**changes: int) -> vectorhouse.Settings:
-    # No exact copy of the whole collection, and the graph for any new filter over 100.
+def _no_copy(**changes: float) -> vectorhouse.Settings:
+    # No exact copy of the whole collection, and the graph for any new filter over 100;
+    # a repeated one is searched exactly whatever share of the records it passes.
+    changes = {"exact_cache_max_fraction": 1.0, **changes}
     return vectorhouse.Settings(
         exact_search_max_candidates=100, exact_copy_max_vectors=0, **changes
     )
@@ -90,6 +92,24 @@ def test_a_repeated_filter_is_searched_exactly_from_its_cached_block(data) -> No
     res = col.query(query_embeddings=queries, n_results=10, where={"half": True}, include=[])
     assert res["ids"] == [[f"r{x}" for x in w] for w in want]
     assert col._engine._selections.block_bytes >= len(half) * DIM * 4
+
+
+def test_a_repeated_filter_passing_a_large_share_stays_on_the_graph(data) -> None:
+    vectors, _ = data
+    col = _collection(data, _no_copy(exact_cache_max_fraction=0.2))
+    half = np.arange(0, N, 2, dtype=np.int64)
+    queries = vectors[:100] + 0.05
+    want = exact_search(queries, vectors[half], half, 10, "l2").labels
+    for _ in range(3):
+        res = col.query(query_embeddings=queries, n_results=10, where={"half": True}, include=[])
+        assert all(len(ids) == 10 for ids in res["ids"])
+        assert all(int(i[1:]) % 2 == 0 for ids in res["ids"] for i in ids)
+        assert _recall(res["ids"], want) >= 0.95
+    assert col._engine._selections.block_bytes == 0  # no block: 50% > 20%
+    cluster = col.query(query_embeddings=queries[:1], n_results=10, where={"cluster": 7})
+    col.query(query_embeddings=queries[:1], n_results=10, where={"cluster": 7})
+    assert len(cluster["ids"][0]) == 10
+    assert col._engine._selections.block_bytes > 0  # about 1/60 of the records: kept
 
 
 def test_a_write_retires_the_cached_block_of_a_filter(data) -> None:

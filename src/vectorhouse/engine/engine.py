@@ -721,6 +721,7 @@ class Engine:
             sel is not None
             and (sel.block is not None or sel.uses > 1)
             and n_candidates <= settings.exact_cache_max_candidates
+            and n_candidates <= settings.exact_cache_max_fraction * state.live
             and self._selections.fits(n_candidates * (index.params.dim * 4 + 12))
         ):
             return self._exact(row, state, queries, k, allowed, sel)
